@@ -1,0 +1,230 @@
+//! `iommufuzz explore`: seeded random exploration through the same decoder the fuzz targets use.
+//! Each run draws random bytes from a seeded `StdRng`, decodes them with
+//! `Scenario::arbitrary_take_rest` and runs them; each new violation signature is written as a
+//! raw file (replayable by every engine) plus a JSON scenario file.
+
+use super::{OracleArgs, Usage};
+use crate::vtd::scenario::{decode, Source};
+use crate::vtd::variants::{self, Variant};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::{Rng, RngExt, SeedableRng};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Options of `explore`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Model to explore.
+    #[arg(long, default_value = "vtd")]
+    pub model: String,
+    /// Variant (default: the newest upstream).
+    #[arg(long)]
+    pub variant: Option<String>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// Stop after this many runs (per worker).
+    #[arg(long)]
+    pub runs: Option<u64>,
+    /// Seed of the random byte generator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where new violations are written (raw + JSON); nothing is written without it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Parallel workers (worker i uses seed + i).
+    #[arg(short = 'j', long, default_value_t = 1)]
+    pub jobs: u32,
+    /// Longest random input in bytes.
+    #[arg(long, default_value_t = 256)]
+    pub max_len: usize,
+    /// Stop at the first violation (time-to-bug measurements).
+    #[arg(long)]
+    pub stop: bool,
+    /// Oracle options.
+    #[command(flatten)]
+    pub oracle: OracleArgs,
+}
+
+struct Shared {
+    runs: AtomicU64,
+    stop: AtomicBool,
+    seen: Mutex<BTreeMap<String, u64>>,
+    start: Instant,
+}
+
+fn worker(a: &Args, var: &'static Variant, seed: u64, sh: &Shared) -> Result<(), Usage> {
+    let mut r = super::runner(&a.oracle)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut buf = vec![0u8; a.max_len.max(1)];
+    let deadline = a.seconds.map(|s| sh.start + Duration::from_secs_f64(s));
+    let mut n = 0u64;
+    while a.runs.is_none_or(|m| n < m) && !sh.stop.load(Ordering::Relaxed) {
+        if n % 256 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let len = rng.random_range(1..=buf.len());
+        rng.fill_bytes(&mut buf[..len]);
+        let sc = decode(&buf[..len]);
+        let v = r.run(&sc, var, Source::Bytes(&sc.decisions));
+        n += 1;
+        sh.runs.fetch_add(1, Ordering::Relaxed);
+        if let Some(x) = v.violation {
+            found(a, &r, &sc, var, &buf[..len], &x, seed, n, sh)?;
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn found(
+    a: &Args,
+    r: &crate::Runner,
+    sc: &crate::Scenario,
+    var: &Variant,
+    raw: &[u8],
+    x: &crate::Violation,
+    seed: u64,
+    n: u64,
+    sh: &Shared,
+) -> Result<(), Usage> {
+    let sig = x.signature();
+    let mut seen = sh
+        .seen
+        .lock()
+        .expect("no worker panics while holding the lock");
+    *seen.entry(sig.clone()).or_insert(0) += 1;
+    if seen[&sig] > 1 {
+        return Ok(());
+    }
+    let t = sh.start.elapsed().as_secs_f64();
+    println!(
+        "new violation {sig} on {} at run {n} of seed {seed}, {t:.2} s: {}",
+        var.name, x.msg
+    );
+    if let Some(dir) = &a.out {
+        write_repro(dir, &sig, r, sc, var, raw)?;
+    }
+    if a.stop {
+        sh.stop.store(true, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+fn write_repro(
+    dir: &Path,
+    sig: &str,
+    r: &crate::Runner,
+    sc: &crate::Scenario,
+    var: &Variant,
+    raw: &[u8],
+) -> Result<(), Usage> {
+    let io = |e: std::io::Error| Usage(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let stem: String = sig
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = format!("{}-{stem}", var.name);
+    std::fs::write(dir.join(format!("{stem}.raw")), raw).map_err(io)?;
+    let f = r.to_file(sc, var);
+    let s = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;
+    std::fs::write(dir.join(format!("{stem}.json")), s + "\n").map_err(io)?;
+    println!("  wrote {}/{stem}.raw and .json", dir.display());
+    Ok(())
+}
+
+fn progress(sh: &Shared, jobs: u32) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}").expect("static template"),
+    );
+    let _ = jobs;
+    pb.enable_steady_tick(Duration::from_millis(250));
+    pb.set_message(format!(
+        "runs 0, violations {}",
+        sh.seen.lock().map(|s| s.len()).unwrap_or(0)
+    ));
+    pb
+}
+
+/// `iommufuzz explore`.
+pub fn explore(a: &Args) -> Result<i32, Usage> {
+    if a.model != "vtd" {
+        return Err(Usage(format!(
+            "model {:?} is not supported (known: vtd)",
+            a.model
+        )));
+    }
+    if a.seconds.is_none() && a.runs.is_none() {
+        return Err(Usage("give --seconds S or --runs N".into()));
+    }
+    if a.jobs == 0 || a.jobs > 64 || a.max_len == 0 || a.max_len > 1 << 20 {
+        return Err(Usage("-j must be 1..=64 and --max-len 1..=1048576".into()));
+    }
+    let var = match &a.variant {
+        Some(n) => variants::by_name(n)
+            .ok_or_else(|| Usage(format!("unknown variant {n:?} (see `iommufuzz list`)")))?,
+        None => variants::newest(),
+    };
+    super::runner(&a.oracle)?;
+    let sh = Shared {
+        runs: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        seen: Mutex::new(BTreeMap::new()),
+        start: Instant::now(),
+    };
+    let pb = progress(&sh, a.jobs);
+    let res: Vec<Result<(), Usage>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..a.jobs)
+            .map(|i| {
+                let sh = &sh;
+                s.spawn(move || worker(a, var, a.seed + u64::from(i), sh))
+            })
+            .collect();
+        let tick = std::thread::spawn(|| ());
+        let _ = tick.join();
+        while !hs.iter().all(|h| h.is_finished()) {
+            std::thread::sleep(Duration::from_millis(200));
+            let n = sh.runs.load(Ordering::Relaxed);
+            let rate = n as f64 / sh.start.elapsed().as_secs_f64().max(1e-9);
+            let nv = sh.seen.lock().map(|s| s.len()).unwrap_or(0);
+            pb.set_message(format!(
+                "runs {n}, {rate:.0} exec/s, distinct violations {nv}"
+            ));
+        }
+        hs.into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Usage("worker panicked".into())))
+            })
+            .collect()
+    });
+    pb.finish_and_clear();
+    for r in res {
+        r?;
+    }
+    let n = sh.runs.load(Ordering::Relaxed);
+    let secs = sh.start.elapsed().as_secs_f64();
+    let seen = sh.seen.lock().expect("workers are done");
+    println!(
+        "explore {}: {n} runs in {secs:.2} s ({:.0} exec/s), {} distinct violations",
+        var.name,
+        n as f64 / secs.max(1e-9),
+        seen.len()
+    );
+    for (sig, count) in seen.iter() {
+        println!("  {count:>8}  {sig}");
+    }
+    Ok(if seen.is_empty() { 0 } else { 1 })
+}

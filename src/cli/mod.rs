@@ -1,0 +1,160 @@
+//! The `iommufuzz` command line: list, replay, explore, regress, convert, bench.
+//! Exit codes: 0 no violation, 1 violation, 2 bad usage or unreadable input.
+
+pub mod bench;
+pub mod explore;
+pub mod input;
+pub mod regress;
+pub mod replay;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Deterministic fault-injection fuzzing harness for IOMMU invalidation queues.
+#[derive(Parser, Debug)]
+#[command(name = "iommufuzz", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// Oracle options shared by the commands that run scenarios.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OracleArgs {
+    /// Extra suppressions file (`class:function:cause` per line).
+    #[arg(long)]
+    pub suppressions: Option<PathBuf>,
+    /// Do not apply the built-in suppressions (ATS-timeout watchdogs).
+    #[arg(long)]
+    pub no_default_suppressions: bool,
+    /// Turn an oracle class off (repeatable), e.g. `--disable rcu-stall`.
+    #[arg(long)]
+    pub disable: Vec<String>,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Print the variants of each model with their commits.
+    List,
+    /// Replay a reproducer (raw bytes or JSON) and print the verdict and timeline.
+    Replay {
+        /// Reproducer file.
+        file: PathBuf,
+        /// Variant (default: the file's, else the newest upstream).
+        #[arg(long)]
+        variant: Option<String>,
+        /// Print the whole timeline.
+        #[arg(long)]
+        full: bool,
+        /// Write the run as a JSON scenario file.
+        #[arg(long)]
+        json_out: Option<PathBuf>,
+        /// Oracle options.
+        #[command(flatten)]
+        oracle: OracleArgs,
+    },
+    /// Seeded exploration through the fuzz decoder.
+    Explore(explore::Args),
+    /// Replay every reproducer in DIR against its expectation file.
+    Regress {
+        /// Directory of `<bug>/scenario.json` + `<bug>/expect.json`.
+        dir: PathBuf,
+    },
+    /// Convert a raw input into a JSON scenario file.
+    Convert {
+        /// Raw or JSON input.
+        file: PathBuf,
+        /// Output JSON path.
+        #[arg(long)]
+        out: PathBuf,
+        /// Variant to record the decisions on.
+        #[arg(long)]
+        variant: Option<String>,
+    },
+    /// Executions per second on the standard workload.
+    Bench(bench::Args),
+}
+
+/// A command's failure: exit code 2 with a one-line reason.
+pub struct Usage(pub String);
+
+impl From<String> for Usage {
+    fn from(s: String) -> Self {
+        Usage(s)
+    }
+}
+
+/// Builds the runner options from the oracle flags.
+pub fn runner(o: &OracleArgs) -> Result<crate::Runner, Usage> {
+    let mut r = crate::Runner::default();
+    let mut text = String::new();
+    if !o.no_default_suppressions {
+        text.push_str(crate::DEFAULT_SUPPRESSIONS);
+    }
+    if let Some(p) = &o.suppressions {
+        let s = std::fs::read_to_string(p).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
+        text.push_str(&s);
+    }
+    r.sup = crate::Suppressions::parse(&text).map_err(|e| Usage(format!("suppressions: {e}")))?;
+    for d in &o.disable {
+        let c =
+            crate::Class::parse(d).ok_or_else(|| Usage(format!("unknown oracle class {d:?}")))?;
+        r.mask = r.mask.without(c);
+    }
+    Ok(r)
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let r = match cli.cmd {
+        Cmd::List => {
+            list();
+            Ok(0)
+        }
+        Cmd::Replay {
+            file,
+            variant,
+            full,
+            json_out,
+            oracle,
+        } => replay::replay(
+            &file,
+            variant.as_deref(),
+            full,
+            json_out.as_deref(),
+            &oracle,
+        ),
+        Cmd::Explore(a) => explore::explore(&a),
+        Cmd::Regress { dir } => regress::regress(&dir),
+        Cmd::Convert { file, out, variant } => replay::convert(&file, &out, variant.as_deref()),
+        Cmd::Bench(a) => bench::bench(&a),
+    };
+    match r {
+        Ok(code) => code,
+        Err(Usage(msg)) => {
+            eprintln!("iommufuzz: {msg}");
+            2
+        }
+    }
+}
+
+fn list() {
+    println!("model vtd (Intel VT-d queued invalidation, drivers/iommu/intel/dmar.c)");
+    for v in crate::VARIANTS {
+        let up = if v.upstream { " [upstream]" } else { "" };
+        println!(
+            "  {:<14} {}{up}\n  {:<14} commits: {}",
+            v.name, v.desc, "", v.commits
+        );
+    }
+}

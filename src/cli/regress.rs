@@ -1,0 +1,108 @@
+//! `iommufuzz regress DIR`: every `<bug>/scenario.json` against its `<bug>/expect.json`.
+
+use super::Usage;
+use crate::vtd::variants;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// An expectation file: where the scenario must fail (with which class) and where it must pass.
+#[derive(Debug, Deserialize)]
+pub struct Expect {
+    /// One line on the bug.
+    pub bug: String,
+    /// Variant → expected violation class.
+    #[serde(default)]
+    pub fail: BTreeMap<String, String>,
+    /// Variants where the scenario must pass.
+    #[serde(default)]
+    pub pass: Vec<String>,
+}
+
+/// Result of checking one reproducer on one variant.
+pub struct Outcome {
+    /// Bug directory name.
+    pub bug: String,
+    /// Variant.
+    pub variant: String,
+    /// What was expected.
+    pub want: String,
+    /// What happened.
+    pub got: String,
+}
+
+impl Outcome {
+    /// True when behaviour matched.
+    pub fn ok(&self) -> bool {
+        self.want == self.got
+    }
+}
+
+/// Checks one reproducer directory.
+pub fn check_dir(d: &Path) -> Result<Vec<Outcome>, String> {
+    let name = d
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let et = std::fs::read_to_string(d.join("expect.json"))
+        .map_err(|e| format!("{name}/expect.json: {e}"))?;
+    let e: Expect = serde_json::from_str(&et).map_err(|e| format!("{name}/expect.json: {e}"))?;
+    let l = super::input::load(&d.join("scenario.json"))?;
+    let mut out = Vec::new();
+    let cases = e
+        .fail
+        .iter()
+        .map(|(v, c)| (v.clone(), c.clone()))
+        .chain(e.pass.iter().map(|v| (v.clone(), "pass".into())));
+    for (vname, want) in cases {
+        let var =
+            variants::by_name(&vname).ok_or_else(|| format!("{name}: unknown variant {vname}"))?;
+        let mut r = crate::Runner::default();
+        let v = r.run(&l.scenario, var, l.source());
+        let got = v
+            .violation
+            .map(|x| x.class.name().to_string())
+            .unwrap_or_else(|| "pass".into());
+        out.push(Outcome {
+            bug: name.clone(),
+            variant: vname,
+            want,
+            got,
+        });
+    }
+    Ok(out)
+}
+
+/// `iommufuzz regress DIR`.
+pub fn regress(dir: &Path) -> Result<i32, Usage> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Usage(format!("{}: {e}", dir.display())))?;
+    let mut dirs: Vec<_> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("expect.json").exists())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(Usage(format!(
+            "{}: no <bug>/expect.json found",
+            dir.display()
+        )));
+    }
+    let (mut good, mut bad) = (0, 0);
+    for d in &dirs {
+        for o in check_dir(d)? {
+            let mark = if o.ok() { "ok  " } else { "FAIL" };
+            println!(
+                "{mark} {:<36} {:<14} want {:<22} got {}",
+                o.bug, o.variant, o.want, o.got
+            );
+            if o.ok() {
+                good += 1;
+            } else {
+                bad += 1;
+            }
+        }
+    }
+    println!("regress: {good} passed, {bad} failed");
+    Ok(if bad == 0 { 0 } else { 1 })
+}

@@ -1,0 +1,152 @@
+//! `iommufuzz replay` and `iommufuzz convert`.
+
+use super::input::{self, Loaded};
+use super::{OracleArgs, Usage};
+use crate::oracle::Class;
+use crate::report::timeline;
+use crate::sim::clock::fmt_time;
+use crate::vtd::report::{lines, state_now};
+use crate::vtd::scenario::{Runner, Verdict};
+use crate::vtd::variants::Variant;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+/// A short explanation of each class for reports.
+pub fn explain(c: Class) -> &'static str {
+    match c {
+        Class::HardLockup => "a CPU can never leave its loop and has interrupts off: the NMI watchdog reports a hard LOCKUP, and every CPU that then needs q_lock or queue space piles up behind it",
+        Class::SoftLockup => "a CPU can never leave its loop (interrupts on): soft lockup, the task never returns",
+        Class::WatchdogHardLockup => "interrupts stayed off past the 10 s hard-lockup threshold",
+        Class::WatchdogSoftLockup => "the CPU did not schedule for 20 s: the soft-lockup watchdog fires",
+        Class::RcuStall => "the CPU did not pass an RCU quiescent state for 21 s: RCU stall warning",
+        Class::LostCompletion => "a completion written by the hardware did not reach the submission that owns the slot",
+        Class::SlotReuse => "a slot was freed, reused or overwritten while its owner or the hardware still needed it",
+        Class::FalseSuccess => "a submission reported success for an invalidation the hardware never ran: stale translations survive (security bug)",
+        Class::QueueIntegrity => "a register or pointer invariant of the queue broke",
+    }
+}
+
+/// Writes text to stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub fn out(s: &str) {
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+}
+
+/// The verdict, explanation, timeline and reproduce command.
+pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -> String {
+    let mut o = String::new();
+    let w = r.world();
+    let ncpus = w.m.ncpus as usize;
+    match &v.violation {
+        Some(x) => {
+            let _ = writeln!(
+                o,
+                "verdict: VIOLATION {} on {} (signature {})",
+                x.class,
+                var.name,
+                x.signature()
+            );
+            let _ = writeln!(
+                o,
+                "  at t={} s, cpu{}: {}",
+                fmt_time(x.time).trim(),
+                x.cpu.unwrap_or(0),
+                x.msg
+            );
+            let _ = writeln!(o, "  meaning: {}", explain(x.class));
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "verdict: PASS on {} (every operation returned, no oracle fired)",
+                var.name
+            );
+        }
+    }
+    for s in &v.suppressed {
+        let _ = writeln!(
+            o,
+            "  suppressed: {} at t={} s: {}",
+            s.signature(),
+            fmt_time(s.time).trim(),
+            s.msg
+        );
+    }
+    if w.prints > 0 {
+        let _ = writeln!(
+            o,
+            "  qi_dump_fault printed {} times with interrupts off",
+            w.prints
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  steps={} virtual time={} s trace={:016x}\n",
+        v.steps,
+        fmt_time(v.end_time).trim(),
+        v.trace_hash
+    );
+    let max = if full { 0 } else { 120 };
+    let _ = write!(
+        o,
+        "{}",
+        timeline::render(&lines(&w), ncpus, "HW / devices / env", max)
+    );
+    let _ = writeln!(o, "\nqueue state at the end: {}", state_now(&w));
+    let _ = writeln!(
+        o,
+        "\nreproduce: iommufuzz replay {} --variant {}",
+        file.display(),
+        var.name
+    );
+    o
+}
+
+fn run(l: &Loaded, var: &'static Variant, o: &OracleArgs) -> Result<(Runner, Verdict), Usage> {
+    let mut r = super::runner(o)?;
+    let v = r.run(&l.scenario, var, l.source());
+    Ok((r, v))
+}
+
+/// `iommufuzz replay FILE`.
+pub fn replay(
+    file: &Path,
+    variant: Option<&str>,
+    full: bool,
+    json_out: Option<&Path>,
+    o: &OracleArgs,
+) -> Result<i32, Usage> {
+    let l = input::load(file)?;
+    let var = input::variant(variant, l.variant.as_deref())?;
+    let (r, v) = run(&l, var, o)?;
+    out(&report(&r, &v, var, file, full));
+    if let Some(out) = json_out {
+        write_json(&r, &l, var, out)?;
+    }
+    Ok(if v.violation.is_some() { 1 } else { 0 })
+}
+
+fn write_json(r: &Runner, l: &Loaded, var: &Variant, out: &Path) -> Result<(), Usage> {
+    let f = r.to_file(&l.scenario, var);
+    let s = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;
+    std::fs::write(out, s + "\n").map_err(|e| Usage(format!("{}: {e}", out.display())))
+}
+
+/// `iommufuzz convert FILE --out OUT`: run once, record labelled decisions.
+pub fn convert(file: &Path, out: &Path, variant: Option<&str>) -> Result<i32, Usage> {
+    let l = input::load(file)?;
+    let var = input::variant(variant, l.variant.as_deref())?;
+    let (r, v) = run(&l, var, &OracleArgs::default())?;
+    write_json(&r, &l, var, out)?;
+    let what = v
+        .violation
+        .as_ref()
+        .map(|x| x.signature())
+        .unwrap_or_else(|| "pass".into());
+    println!(
+        "wrote {} ({} decisions, {what})",
+        out.display(),
+        r.decisions().0.len()
+    );
+    Ok(0)
+}

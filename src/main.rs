@@ -1,0 +1,5 @@
+//! The `iommufuzz` binary.
+
+fn main() {
+    std::process::exit(iommufuzz::cli::main());
+}

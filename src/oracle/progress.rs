@@ -1,0 +1,109 @@
+//! Progress oracle: every submission returns within bounded virtual time once faults stop. A CPU
+//! that can never leave its loop is a lockup: hard if its interrupts are off, soft otherwise.
+
+use super::{Class, Violation};
+use crate::sim::clock::{fmt_time, Site};
+use crate::sim::cpu::{CpuState, Machine, Run, NO_OWNER};
+
+/// How strongly a CPU is to blame: a provably hung loop first, then a parked spinner, then a
+/// CPU waiting for a lock someone else holds.
+fn blame(c: &CpuState) -> u8 {
+    match (c.run, c.site) {
+        (Run::Hung, _) => 3,
+        (Run::Running, Site::Relax) => 2,
+        (Run::Running, _) => 1,
+        (Run::Done, _) => 0,
+    }
+}
+
+fn culprit(m: &Machine) -> usize {
+    let mut best = 0;
+    for (i, c) in m.cpus().iter().enumerate() {
+        if blame(c) > blame(&m.cpus[best]) {
+            best = i;
+        }
+    }
+    best
+}
+
+fn lockup(m: &Machine, what: &str, cause: &dyn Fn(u8) -> &'static str) -> Violation {
+    let i = culprit(m);
+    let c = &m.cpus[i];
+    let class = if c.irqs_off {
+        Class::HardLockup
+    } else {
+        Class::SoftLockup
+    };
+    let how = match c.run {
+        Run::Hung => format!("loops forever in {}: {}", c.func, c.hang_reason),
+        _ => match c.site {
+            Site::Lock(l) => format!("spins on lock {} held by cpu{}", l, m.locks[l as usize]),
+            _ => format!(
+                "spins in {} and nothing it polls can change any more",
+                c.func
+            ),
+        },
+    };
+    let irq = if c.irqs_off {
+        format!("interrupts off since {}", fmt_time(c.irqs_off_since))
+    } else {
+        "interrupts on".to_string()
+    };
+    let holds: Vec<String> = (0..m.locks.len())
+        .filter(|&l| m.locks[l] == i as u8 && m.locks[l] != NO_OWNER)
+        .map(|l| format!("lock {l}"))
+        .collect();
+    let held = if holds.is_empty() {
+        String::new()
+    } else {
+        format!(", holding {}", holds.join(", "))
+    };
+    Violation {
+        class,
+        cpu: Some(i as u8),
+        func: c.func.to_string(),
+        cause: cause(i as u8).to_string(),
+        time: m.now,
+        msg: format!("{what}: cpu{i} {how} ({irq}{held})"),
+    }
+}
+
+/// No step is enabled and no timer is pending, yet some CPU has not returned.
+pub fn stuck(m: &Machine, cause: impl Fn(u8) -> &'static str) -> Violation {
+    lockup(m, "no progress possible", &cause)
+}
+
+/// The run's step or virtual-time budget is spent while some CPU has not returned.
+pub fn budget(m: &Machine, why: &str, cause: impl Fn(u8) -> &'static str) -> Violation {
+    lockup(m, why, &cause)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hung_cpu_is_blamed_before_lock_waiters() {
+        let mut m = Machine::new(3);
+        m.cpus[0].site = Site::Lock(0);
+        m.cpus[0].irqs_off = true;
+        m.cpus[1].run = Run::Hung;
+        m.cpus[1].irqs_off = true;
+        m.cpus[1].func = "qi_check_fault";
+        m.cpus[1].hang_reason = "walk";
+        m.locks[0] = 1;
+        m.cpus[2].run = Run::Done;
+        let v = stuck(&m, |_| "odd-walk");
+        assert_eq!(v.class, Class::HardLockup);
+        assert_eq!(v.cpu, Some(1));
+        assert!(v.msg.contains("holding lock 0"), "{}", v.msg);
+        assert_eq!(v.signature(), "hard-lockup:qi_check_fault:odd-walk");
+    }
+
+    #[test]
+    fn irqs_on_spinner_is_a_soft_lockup() {
+        let mut m = Machine::new(1);
+        m.cpus[0].site = Site::Relax;
+        assert_eq!(stuck(&m, |_| "").class, Class::SoftLockup);
+    }
+}

@@ -1,0 +1,334 @@
+//! Simulated CPUs: per-CPU scheduling state and the handle driver code runs with.
+//!
+//! Driver code is an `async fn` taking a [`Cx`]. Before every access to shared state it awaits
+//! a yield point (`cx.at(Site::Mem).await`), which hands control back to the executor; the code
+//! between two yields runs atomically. Locks, interrupt state and `cpu_relax()` live here
+//! because every model needs them with the kernel's semantics.
+
+use super::clock::{Site, Time};
+use super::{MAX_CPUS, MAX_LOCKS};
+use std::cell::{RefCell, RefMut};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Lock owner value meaning "free".
+pub const NO_OWNER: u8 = 0xff;
+
+/// Whether a CPU still runs driver code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Run {
+    /// Running its program.
+    Running,
+    /// Its program returned.
+    Done,
+    /// Provably spinning forever in a loop whose exit depends only on local state.
+    Hung,
+}
+
+/// Scheduling and watchdog state of one simulated CPU.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuState {
+    /// Where the CPU yielded: decides whether it can run and what the step costs.
+    pub site: Site,
+    /// Running, done or hung.
+    pub run: Run,
+    /// Local interrupts disabled.
+    pub irqs_off: bool,
+    /// When interrupts were last disabled (hard-lockup watchdog).
+    pub irqs_off_since: Time,
+    /// Inside an operation since this time, without a schedule() (soft lockup, RCU stall).
+    pub busy_since: Option<Time>,
+    /// Shared-state version seen at the previous `cpu_relax()`.
+    pub relax_version: u64,
+    /// Parked at `cpu_relax()` until the shared-state version differs from this.
+    pub park_version: Option<u64>,
+    /// A parked CPU also wakes at this time (a poll loop with a timeout); 0 = never.
+    pub wake_at: Time,
+    /// Kernel function the CPU is in, for reports.
+    pub func: &'static str,
+    /// Why a hung CPU can never leave its loop.
+    pub hang_reason: &'static str,
+    /// Watchdog classes already reported for this CPU (bit per class).
+    pub reported: u8,
+    /// Interrupts came back on after this long without a schedule(): the soft-lockup hrtimer
+    /// that was pending fires at once (0 = nothing due).
+    pub soft_due: Time,
+    /// Kernel function at the moment `soft_due` was set.
+    pub soft_func: &'static str,
+}
+
+impl CpuState {
+    const IDLE: CpuState = CpuState {
+        site: Site::Mem,
+        run: Run::Running,
+        irqs_off: false,
+        irqs_off_since: 0,
+        busy_since: None,
+        relax_version: u64::MAX,
+        park_version: None,
+        wake_at: 0,
+        func: "",
+        hang_reason: "",
+        reported: 0,
+        soft_due: 0,
+        soft_func: "",
+    };
+
+    /// True when the CPU can neither run nor be woken by a change of shared state.
+    pub fn is_parked(&self, version: u64, now: Time) -> bool {
+        self.site == Site::Relax
+            && self.park_version == Some(version)
+            && (self.wake_at == 0 || now < self.wake_at)
+    }
+}
+
+/// The machine: CPUs, locks, virtual clock and the shared-state version counter.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// Per-CPU state; only the first `ncpus` are used.
+    pub cpus: [CpuState; MAX_CPUS],
+    /// Number of CPUs in this run.
+    pub ncpus: u8,
+    /// Virtual time.
+    pub now: Time,
+    /// Bumped by every write to shared state; a spin that sees it unchanged is parked.
+    pub version: u64,
+    /// Owner CPU of each spinlock, or [`NO_OWNER`].
+    pub locks: [u8; MAX_LOCKS],
+    /// The CPU the executor is polling.
+    pub current: u8,
+}
+
+impl Machine {
+    /// A machine with `ncpus` idle CPUs at time zero.
+    pub fn new(ncpus: u8) -> Self {
+        assert!(
+            ncpus >= 1 && ncpus as usize <= MAX_CPUS,
+            "ncpus out of range"
+        );
+        let mut m = Machine {
+            cpus: [CpuState::IDLE; MAX_CPUS],
+            ncpus,
+            now: 0,
+            version: 0,
+            locks: [NO_OWNER; MAX_LOCKS],
+            current: 0,
+        };
+        for c in m.cpus.iter_mut().skip(ncpus as usize) {
+            c.run = Run::Done;
+        }
+        m
+    }
+
+    /// Records a change of shared state (wakes parked spinners).
+    #[inline]
+    pub fn touch(&mut self) {
+        self.version = self.version.wrapping_add(1);
+    }
+
+    /// The CPUs of this run.
+    pub fn cpus(&self) -> &[CpuState] {
+        &self.cpus[..self.ncpus as usize]
+    }
+
+    /// True when some CPU of this run can take an interrupt now.
+    pub fn irq_cpu(&self) -> Option<u8> {
+        self.cpus()
+            .iter()
+            .position(|c| !c.irqs_off || c.run == Run::Done)
+            .map(|i| i as u8)
+    }
+}
+
+/// Access to the machine inside a model's world.
+pub trait HasMachine {
+    /// The machine.
+    fn machine(&self) -> &Machine;
+    /// The machine, mutably.
+    fn machine_mut(&mut self) -> &mut Machine;
+}
+
+/// A yield point: pending once, then ready.
+#[derive(Debug)]
+pub struct Yield {
+    done: bool,
+}
+
+impl Future for Yield {
+    type Output = ();
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.done {
+            Poll::Ready(())
+        } else {
+            self.done = true;
+            Poll::Pending
+        }
+    }
+}
+
+/// The handle a CPU's driver code runs with: its id and the shared world.
+pub struct Cx<'a, W> {
+    /// CPU number.
+    pub id: u8,
+    cell: &'a RefCell<W>,
+}
+
+impl<'a, W: HasMachine> Cx<'a, W> {
+    /// The handle of CPU `id` on `cell`.
+    pub fn new(id: u8, cell: &'a RefCell<W>) -> Self {
+        Cx { id, cell }
+    }
+
+    /// Borrows the world; never hold the borrow across an `.await`.
+    #[inline]
+    pub fn w(&self) -> RefMut<'a, W> {
+        self.cell.borrow_mut()
+    }
+
+    fn with_cpu<R>(&self, f: impl FnOnce(&mut CpuState, Time) -> R) -> R {
+        let mut w = self.cell.borrow_mut();
+        let m = w.machine_mut();
+        let now = m.now;
+        f(&mut m.cpus[self.id as usize], now)
+    }
+
+    /// Yields before touching shared state at `site`.
+    #[inline]
+    pub fn at(&self, site: Site) -> Yield {
+        self.with_cpu(|c, _| c.site = site);
+        Yield { done: false }
+    }
+
+    /// Names the kernel function now running (for reports).
+    pub fn func(&self, name: &'static str) {
+        self.with_cpu(|c, _| c.func = name);
+    }
+
+    /// Starts an operation: the CPU stops scheduling until [`Cx::op_end`].
+    pub fn op_begin(&self) {
+        self.with_cpu(|c, now| c.busy_since = Some(now));
+    }
+
+    /// Ends an operation: the task may schedule again.
+    pub fn op_end(&self) {
+        self.with_cpu(|c, _| {
+            c.busy_since = None;
+            c.reported = 0;
+        });
+    }
+
+    /// `local_irq_save()`: disables interrupts, returns whether they were already off.
+    pub fn irq_save(&self) -> bool {
+        self.with_cpu(|c, now| {
+            let was = c.irqs_off;
+            if !was {
+                c.irqs_off = true;
+                c.irqs_off_since = now;
+            }
+            was
+        })
+    }
+
+    /// `local_irq_restore(flags)`. Turning interrupts on delivers the pending watchdog hrtimer
+    /// at once, so a CPU that has not scheduled for the soft-lockup threshold is due a report.
+    pub fn irq_restore(&self, was_off: bool) {
+        self.with_cpu(|c, now| {
+            if c.irqs_off && !was_off {
+                if let Some(b) = c.busy_since {
+                    if now - b >= super::clock::SOFT_LOCKUP {
+                        c.soft_due = now - b;
+                        c.soft_func = c.func;
+                    }
+                }
+            }
+            c.irqs_off = was_off;
+        });
+    }
+
+    /// True when this CPU's interrupts are off.
+    pub fn irqs_off(&self) -> bool {
+        self.with_cpu(|c, _| c.irqs_off)
+    }
+
+    /// `raw_spin_lock(l)`: waits (without running) while another CPU holds it.
+    pub async fn spin_lock(&self, l: u8) {
+        self.at(Site::Lock(l)).await;
+        let mut w = self.w();
+        let m = w.machine_mut();
+        let owner = &mut m.locks[l as usize];
+        assert_eq!(
+            *owner, NO_OWNER,
+            "executor ran cpu{} on a held lock {}",
+            self.id, l
+        );
+        *owner = self.id;
+    }
+
+    /// `raw_spin_unlock(l)`.
+    pub async fn spin_unlock(&self, l: u8) {
+        self.at(Site::Mem).await;
+        let mut w = self.w();
+        let m = w.machine_mut();
+        assert_eq!(
+            m.locks[l as usize], self.id,
+            "cpu{} released lock {} it does not hold",
+            self.id, l
+        );
+        m.locks[l as usize] = NO_OWNER;
+    }
+
+    /// `raw_spin_lock_irqsave(l, flags)`: interrupts go off before spinning for the lock.
+    pub async fn spin_lock_irqsave(&self, l: u8) -> bool {
+        let flags = self.irq_save();
+        self.spin_lock(l).await;
+        flags
+    }
+
+    /// `raw_spin_unlock_irqrestore(l, flags)`.
+    pub async fn spin_unlock_irqrestore(&self, l: u8, flags: bool) {
+        self.spin_unlock(l).await;
+        self.irq_restore(flags);
+    }
+
+    /// `cpu_relax()` in a polling loop. If no shared state changed since this CPU's previous
+    /// relax, the iteration it just ran will run identically again: the CPU is parked until
+    /// something changes (or `wake_at`, for loops with a timeout) instead of spinning.
+    pub async fn cpu_relax_until(&self, wake_at: Time) {
+        {
+            let mut w = self.w();
+            let m = w.machine_mut();
+            let v = m.version;
+            let c = &mut m.cpus[self.id as usize];
+            c.wake_at = wake_at;
+            if c.relax_version == v {
+                c.park_version = Some(v);
+            } else {
+                c.relax_version = v;
+                c.park_version = None;
+            }
+        }
+        self.at(Site::Relax).await;
+    }
+
+    /// `cpu_relax()` in a loop with no timeout.
+    pub async fn cpu_relax(&self) {
+        self.cpu_relax_until(0).await
+    }
+
+    /// The loop this CPU is in can never exit (its exit condition depends only on local state
+    /// that has been seen to cycle): the CPU spins here forever, holding what it holds.
+    pub async fn hang(&self, reason: &'static str) {
+        self.with_cpu(|c, _| {
+            c.run = Run::Hung;
+            c.hang_reason = reason;
+        });
+        std::future::pending::<()>().await
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Time {
+        self.cell.borrow().machine().now
+    }
+}

@@ -1,0 +1,330 @@
+//! The executor: runs CPU tasks one step at a time on one OS thread.
+//!
+//! At every step it lists the enabled steps (runnable CPUs, then the model's hardware, device,
+//! interrupt, fault and environment actions), asks the decision source to pick one, performs
+//! it, advances virtual time by its cost and runs the per-step oracles. When nothing is enabled
+//! it jumps the clock to the earliest timer; when there is no timer either, the state can never
+//! change again and every CPU still inside an operation is locked up. The executor allocates
+//! nothing per step: its buffers live in [`Exec`] and are reused across executions.
+
+use super::choice::{Decide, Step};
+use super::clock::{Site, Time, SEC};
+use super::cpu::{HasMachine, Machine, Run, NO_OWNER};
+use crate::oracle::{progress, watchdog, Findings, OracleMask, Suppressions, Violation};
+use std::cell::RefCell;
+use std::fmt::Debug;
+use std::future::Future;
+use std::hash::Hash;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// Virtual cost of one model action (a hardware step, a device answer, an injected fault).
+pub const MODEL_STEP_COST: Time = 50;
+
+/// What a model plugs into the executor.
+pub trait World: HasMachine {
+    /// A hardware, device, interrupt, fault or environment action (its label).
+    type Action: Copy + Eq + Hash + Debug;
+    /// Appends the model actions enabled now; faults and environment events only if `!healing`.
+    fn actions(&self, healing: bool, out: &mut Vec<Step<Self::Action>>);
+    /// Performs one action.
+    fn apply(&mut self, a: Self::Action);
+    /// Earliest time at which a timer makes a new action enabled.
+    fn next_deadline(&self) -> Option<Time>;
+    /// Per-step oracles and invariant checks.
+    fn check(&mut self) -> Option<Violation>;
+    /// Why `cpu` waits (a signature field: `ats-timeout`, `odd-walk`, ...).
+    fn cause(&self, cpu: u8) -> &'static str;
+}
+
+/// Bounds on one execution.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most steps an execution may take.
+    pub max_steps: u64,
+    /// Virtual time the healing phase may take before unfinished CPUs count as locked up.
+    pub heal_budget: Time,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_steps: 200_000,
+            heal_budget: 600 * SEC,
+        }
+    }
+}
+
+/// How an execution ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// Every CPU's program returned.
+    Returned,
+    /// An unsuppressed violation stopped the run.
+    Violation,
+}
+
+/// Reusable per-execution buffers and results.
+#[derive(Debug)]
+pub struct Exec<A> {
+    enabled: Vec<Step<A>>,
+    /// Every real decision taken (forced single choices are not recorded).
+    pub log: Vec<Step<A>>,
+    /// Number of decisions taken before the healing phase began.
+    pub heal_at: Option<usize>,
+    /// Violations found.
+    pub findings: Findings,
+    /// Steps taken.
+    pub steps: u64,
+    /// Virtual time at the end.
+    pub end_time: Time,
+}
+
+impl<A> Default for Exec<A> {
+    fn default() -> Self {
+        Exec {
+            enabled: Vec::with_capacity(64),
+            log: Vec::with_capacity(1024),
+            heal_at: None,
+            findings: Findings::default(),
+            steps: 0,
+            end_time: 0,
+        }
+    }
+}
+
+/// What the oracles do on this run.
+#[derive(Clone, Copy, Debug)]
+pub struct RunOpts<'a> {
+    /// Execution bounds.
+    pub limits: Limits,
+    /// Oracle classes that are on.
+    pub mask: OracleMask,
+    /// Known signatures that do not stop the run.
+    pub sup: &'a Suppressions,
+}
+
+fn cpu_enabled(m: &Machine, i: usize) -> bool {
+    let c = &m.cpus[i];
+    if c.run != Run::Running {
+        return false;
+    }
+    match c.site {
+        Site::Lock(l) => m.locks[l as usize] == NO_OWNER,
+        Site::Relax => !c.is_parked(m.version, m.now),
+        Site::Mem | Site::Mmio => true,
+    }
+}
+
+fn all_returned(m: &Machine) -> bool {
+    m.cpus().iter().all(|c| c.run == Run::Done)
+}
+
+/// Earliest wake-up among parked CPUs with a poll timeout.
+fn next_wake(m: &Machine) -> Option<Time> {
+    m.cpus()
+        .iter()
+        .filter(|c| c.run == Run::Running && c.site == Site::Relax && c.wake_at > m.now)
+        .map(|c| c.wake_at)
+        .min()
+}
+
+/// Moves the clock to `t` and runs the watchdogs. Returns true to stop.
+fn advance<W: World>(w: &mut W, t: Time, ex: &mut Exec<W::Action>, o: &RunOpts) -> bool {
+    let m = w.machine_mut();
+    debug_assert!(t >= m.now, "time goes forward");
+    m.now = t;
+    let n = m.ncpus as usize;
+    for cpu in 0..n {
+        if let Some(mut v) = watchdog::check(w.machine_mut(), cpu) {
+            v.cause = w.cause(cpu as u8).to_string();
+            if ex.findings.file(v, o.mask, o.sup) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Runs one execution to its end. `cpus[i]` is CPU i's program; all must be pinned futures of
+/// one type. Results are left in `ex`.
+pub fn run<W: World, F: Future<Output = ()>>(
+    cell: &RefCell<W>,
+    cpus: &mut [Pin<&mut F>],
+    src: &mut dyn Decide<W::Action>,
+    o: &RunOpts,
+    ex: &mut Exec<W::Action>,
+) -> End {
+    ex.log.clear();
+    ex.heal_at = None;
+    ex.findings.clear();
+    ex.steps = 0;
+    let end = run_loop(cell, cpus, src, o, ex);
+    ex.end_time = cell.borrow().machine().now;
+    end
+}
+
+fn run_loop<W: World, F: Future<Output = ()>>(
+    cell: &RefCell<W>,
+    cpus: &mut [Pin<&mut F>],
+    src: &mut dyn Decide<W::Action>,
+    o: &RunOpts,
+    ex: &mut Exec<W::Action>,
+) -> End {
+    let mut heal_start: Option<Time> = None;
+    let mut cx = Context::from_waker(Waker::noop());
+    while ex.steps < o.limits.max_steps {
+        ex.steps += 1;
+        let healing = src.healing();
+        if healing && heal_start.is_none() {
+            heal_start = Some(cell.borrow().machine().now);
+            ex.heal_at = Some(ex.log.len());
+        }
+        collect(&*cell.borrow(), healing, &mut ex.enabled);
+        if ex.enabled.is_empty() {
+            match idle(cell, ex, o) {
+                Some(end) => return end,
+                None => continue,
+            }
+        }
+        if let Some(hs) = heal_start {
+            if over_budget(cell, hs, ex, o) {
+                return End::Violation;
+            }
+        }
+        let pick = if ex.enabled.len() == 1 {
+            ex.enabled[0]
+        } else {
+            let i = src.choose(&ex.enabled);
+            ex.log.push(ex.enabled[i]);
+            ex.enabled[i]
+        };
+        if perform(cell, cpus, pick, &mut cx, ex, o) {
+            return End::Violation;
+        }
+        if all_returned(cell.borrow().machine()) {
+            return finish(cell, ex, o);
+        }
+    }
+    let v = progress::budget(cell.borrow().machine(), "step budget exhausted", |c| {
+        cell.borrow().cause(c)
+    });
+    ex.findings.file(v, o.mask, o.sup);
+    End::Violation
+}
+
+fn collect<W: World>(w: &W, healing: bool, out: &mut Vec<Step<W::Action>>) {
+    out.clear();
+    let m = w.machine();
+    for i in 0..m.ncpus as usize {
+        if cpu_enabled(m, i) {
+            out.push(Step::Cpu(i as u8));
+        }
+    }
+    w.actions(healing, out);
+}
+
+/// Nothing is enabled: jump to the next timer, or end the run. `None` means continue.
+fn idle<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> Option<End> {
+    if all_returned(cell.borrow().machine()) {
+        return Some(finish(cell, ex, o));
+    }
+    let mut w = cell.borrow_mut();
+    let next = match (w.next_deadline(), next_wake(w.machine())) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match next {
+        Some(t) => {
+            let t = t.max(w.machine().now);
+            if advance(&mut *w, t, ex, o) {
+                return Some(End::Violation);
+            }
+            None
+        }
+        None => {
+            let v = progress::stuck(w.machine(), |c| w.cause(c));
+            ex.findings.file(v, o.mask, o.sup);
+            Some(if ex.findings.violation.is_some() {
+                End::Violation
+            } else {
+                End::Returned
+            })
+        }
+    }
+}
+
+/// Every CPU returned: deliver watchdog reports that came due on the way out (a soft lockup
+/// reported when interrupts came back on) before declaring the run clean.
+fn finish<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> End {
+    let mut w = cell.borrow_mut();
+    let now = w.machine().now;
+    if advance(&mut *w, now, ex, o) {
+        End::Violation
+    } else {
+        End::Returned
+    }
+}
+
+fn over_budget<W: World>(
+    cell: &RefCell<W>,
+    hs: Time,
+    ex: &mut Exec<W::Action>,
+    o: &RunOpts,
+) -> bool {
+    let w = cell.borrow();
+    if w.machine().now <= hs.saturating_add(o.limits.heal_budget) {
+        return false;
+    }
+    let v = progress::budget(
+        w.machine(),
+        "virtual-time budget of the healing phase spent",
+        |c| w.cause(c),
+    );
+    ex.findings.file(v, o.mask, o.sup);
+    true
+}
+
+/// Performs one step; returns true when a violation stops the run.
+fn perform<W: World, F: Future<Output = ()>>(
+    cell: &RefCell<W>,
+    cpus: &mut [Pin<&mut F>],
+    pick: Step<W::Action>,
+    cx: &mut Context<'_>,
+    ex: &mut Exec<W::Action>,
+    o: &RunOpts,
+) -> bool {
+    match pick {
+        Step::Cpu(c) => {
+            {
+                let mut w = cell.borrow_mut();
+                let m = w.machine_mut();
+                let t = m.now + m.cpus[c as usize].site.cost();
+                m.current = c;
+                if advance(&mut *w, t, ex, o) {
+                    return true;
+                }
+            }
+            if let Poll::Ready(()) = cpus[c as usize].as_mut().poll(cx) {
+                let mut w = cell.borrow_mut();
+                let st = &mut w.machine_mut().cpus[c as usize];
+                st.run = Run::Done;
+                st.busy_since = None;
+            }
+        }
+        Step::Model(a) => {
+            let mut w = cell.borrow_mut();
+            let t = w.machine().now + MODEL_STEP_COST;
+            if advance(&mut *w, t, ex, o) {
+                return true;
+            }
+            w.apply(a);
+            w.machine_mut().touch();
+        }
+    }
+    let v = cell.borrow_mut().check();
+    match v {
+        Some(v) => ex.findings.file(v, o.mask, o.sup),
+        None => false,
+    }
+}

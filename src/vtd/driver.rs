@@ -1,0 +1,521 @@
+//! The Linux VT-d QI driver, line for line with drivers/iommu/intel/dmar.c: `qi_submit_sync`,
+//! `qi_check_fault`, `reclaim_free_desc`, and the callers that build descriptors. Every access to
+//! shared state (ring, `desc_status[]`, `q_inval` fields, MMIO registers) is preceded by a yield
+//! point; `q_lock` is dropped and retaken exactly where the kernel does, with interrupts left
+//! off across the poll loop. Variant knobs select the behaviour of each kernel version.
+
+use super::hw::{fsts, Desc, DescType, Tag};
+use super::ops::{Inv, Op, Program};
+use super::variants::{Api, CallerCheck, Counts, IteWalk, Reclaim};
+use super::world::{st, Ev, Vtd, Q_LOCK, REGISTER_LOCK};
+use crate::sim::clock::Site;
+use crate::sim::cpu::Cx;
+use crate::sim::trace::Actor;
+
+/// `-EINVAL`.
+pub const EINVAL: i32 = -22;
+/// `-EAGAIN`.
+pub const EAGAIN: i32 = -11;
+/// `-ETIMEDOUT`.
+pub const ETIMEDOUT: i32 = -110;
+/// `QI_OPT_WAIT_DRAIN`.
+pub const QI_OPT_WAIT_DRAIN: u32 = 1;
+/// `QI_MAX_BATCHED_DESC_COUNT`.
+pub const QI_MAX_BATCHED_DESC_COUNT: usize = 16;
+
+/// The CPU handle of the VT-d model.
+pub type Cpu<'a> = Cx<'a, Vtd>;
+
+fn prev(i: u16, n: u16, l: u16) -> u16 {
+    (i + l - n % l) % l
+}
+
+/// `qi_submit_sync()` (8a1d82462540 shape; with count 1 it is also the pre-5.8 function):
+/// queue `descs` plus a wait, ring the doorbell, poll the wait with `q_lock` dropped and
+/// retaken each round and interrupts off throughout, restart on -EAGAIN.
+pub async fn qi_submit_sync(cx: &Cpu<'_>, descs: &[Desc], options: u32) -> i32 {
+    let count = descs.len();
+    let me = {
+        let mut w = cx.w();
+        assert!(
+            count + 2 <= w.qlen() as usize,
+            "caller passed more descriptors than the ring holds"
+        );
+        let me = w.new_sub(cx.id, count as u8);
+        w.hist[cx.id as usize] = Default::default();
+        w.ev(Ev::Call {
+            sub: me,
+            count: count as u8,
+        });
+        me
+    };
+    loop {
+        cx.func("qi_submit_sync");
+        let flags = cx.spin_lock_irqsave(Q_LOCK).await;
+        wait_for_free_slots(cx, count, flags).await;
+        let (first, wait) = queue_batch(cx, descs, options, me).await;
+        let rc = poll_wait(cx, first, wait).await;
+        release_slots(cx, first, count, me).await;
+        cx.w().ghost_release(first, wait, me);
+        reclaim_free_desc(cx, me).await;
+        cx.func("qi_submit_sync");
+        cx.spin_unlock_irqrestore(Q_LOCK, flags).await;
+        if rc == EAGAIN {
+            let mut w = cx.w();
+            w.subs[me as usize].restarts += 1;
+            w.hist[cx.id as usize].restarts += 1;
+            w.ev(Ev::Restart);
+            continue;
+        }
+        let mut w = cx.w();
+        w.ev(Ev::Ret(rc as i8));
+        w.snap(Actor::Cpu(cx.id));
+        w.ghost_return(me, rc);
+        return rc;
+    }
+}
+
+/// `while (qi->free_cnt < count + 2)`: drop the lock, restore the caller's interrupt state,
+/// `cpu_relax()`, retake.
+async fn wait_for_free_slots(cx: &Cpu<'_>, count: usize, flags: bool) {
+    let mut logged = false;
+    loop {
+        cx.at(Site::Mem).await;
+        if cx.w().qi.free_cnt as usize >= count + 2 {
+            return;
+        }
+        if !logged {
+            cx.w().ev(Ev::QueueFull);
+            logged = true;
+        }
+        cx.spin_unlock_irqrestore(Q_LOCK, flags).await;
+        cx.cpu_relax().await;
+        cx.spin_lock_irqsave(Q_LOCK).await;
+    }
+}
+
+/// Copies the descriptors and the wait into slots from `free_head`, marks them IN_USE,
+/// advances `free_head`, writes IQT. Returns (first slot, wait slot).
+async fn queue_batch(cx: &Cpu<'_>, descs: &[Desc], options: u32, me: u16) -> (u16, u16) {
+    let (first, l) = {
+        let w = cx.w();
+        (w.qi.free_head, w.qlen())
+    };
+    let count = descs.len() as u16;
+    let wait = (first + count) % l;
+    for (k, d) in descs.iter().enumerate() {
+        cx.at(Site::Mem).await;
+        let slot = (first + k as u16) % l;
+        let d = Desc {
+            tag: Tag {
+                sub: me,
+                idx: k as u8,
+            },
+            ..*d
+        };
+        let mut w = cx.w();
+        w.write_slot(slot, d, me);
+        w.set_status(slot, st::QI_IN_USE, me);
+    }
+    cx.at(Site::Mem).await;
+    {
+        let wd = Desc {
+            ty: DescType::Wait,
+            status: wait,
+            sw: true,
+            drain: options & QI_OPT_WAIT_DRAIN != 0,
+            tag: Tag {
+                sub: me,
+                idx: count as u8,
+            },
+            ..Desc::EMPTY
+        };
+        let mut w = cx.w();
+        w.set_status(wait, st::QI_IN_USE, me);
+        w.write_slot(wait, wd, me);
+        w.qi.free_head = (first + count + 1) % l;
+        w.qi.free_cnt -= count + 1;
+        w.ev(Ev::Claim { first, w: wait });
+    }
+    cx.at(Site::Mmio).await;
+    let mut w = cx.w();
+    w.hw.iqt = w.qi.free_head;
+    let iqt = w.hw.iqt;
+    w.m.touch();
+    w.ev(Ev::Iqt(iqt));
+    (first, wait)
+}
+
+/// `while (READ_ONCE(qi->desc_status[wait_index]) != QI_DONE)`: check faults, drop `q_lock`
+/// with interrupts left off, `cpu_relax()`, retake.
+async fn poll_wait(cx: &Cpu<'_>, first: u16, wait: u16) -> i32 {
+    let mut seen = u8::MAX;
+    loop {
+        cx.at(Site::Mem).await;
+        let s = cx.w().qi.status[wait as usize];
+        if s == st::QI_DONE {
+            return 0;
+        }
+        if s != seen {
+            cx.w().ev(Ev::Poll { slot: wait, val: s });
+            seen = s;
+        }
+        let rc = qi_check_fault(cx, first, wait).await;
+        cx.func("qi_submit_sync");
+        if rc != 0 {
+            return rc;
+        }
+        cx.spin_unlock(Q_LOCK).await;
+        cx.cpu_relax().await;
+        cx.spin_lock(Q_LOCK).await;
+    }
+}
+
+/// After the poll loop: before 3cf74230c139 the invalidation slots become DONE (the wait slot
+/// stays as the hardware or the ITE walk left it); from it on every slot, wait included, FREE.
+async fn release_slots(cx: &Cpu<'_>, first: u16, count: usize, me: u16) {
+    let (reclaim, l) = {
+        let w = cx.w();
+        (w.v.reclaim, w.qlen())
+    };
+    let (n, val) = match reclaim {
+        Reclaim::DoneOrAbort => (count, st::QI_DONE),
+        Reclaim::FreeOnly => (count + 1, st::QI_FREE),
+    };
+    for k in 0..n {
+        cx.at(Site::Mem).await;
+        cx.w().set_status((first + k as u16) % l, val, me);
+    }
+}
+
+/// `reclaim_free_desc()`: advance `free_tail` over reclaimable slots.
+async fn reclaim_free_desc(cx: &Cpu<'_>, me: u16) {
+    cx.func("reclaim_free_desc");
+    let l = cx.w().qlen();
+    for _ in 0..l {
+        cx.at(Site::Mem).await;
+        let mut w = cx.w();
+        let t = w.qi.free_tail;
+        let s = w.qi.status[t as usize];
+        let more = match w.v.reclaim {
+            Reclaim::DoneOrAbort => s == st::QI_DONE || s == st::QI_ABORT,
+            Reclaim::FreeOnly => s == st::QI_FREE && t != w.qi.free_head,
+        };
+        if !more {
+            return;
+        }
+        if w.v.reclaim == Reclaim::DoneOrAbort {
+            w.set_status(t, st::QI_FREE, me);
+        }
+        w.qi.free_tail = (t + 1) % l;
+        w.qi.free_cnt += 1;
+        let tail = w.qi.free_tail;
+        w.ev(Ev::Reclaim { tail });
+    }
+}
+
+/// `qi_check_fault(iommu, index, wait_index)`, called with `q_lock` held, interrupts off.
+async fn qi_check_fault(cx: &Cpu<'_>, first: u16, wait: u16) -> i32 {
+    let v = cx.w().v;
+    if v.ite_walk == IteWalk::None && !v.iqe_fix {
+        return 0;
+    }
+    cx.func("qi_check_fault");
+    cx.at(Site::Mem).await;
+    if cx.w().qi.status[wait as usize] == st::QI_ABORT {
+        return EAGAIN;
+    }
+    cx.at(Site::Mmio).await;
+    let f = cx.w().hw.fsts;
+    if v.dump_fault && f & fsts::QI_MASK != 0 {
+        qi_dump_fault(cx, f).await;
+    }
+    if f & fsts::IQE != 0 && v.iqe_fix {
+        cx.at(Site::Mmio).await;
+        if cx.w().hw.iqh == first {
+            return iqe_repair(cx, first, wait).await;
+        }
+    }
+    if f & fsts::ITE != 0 {
+        let rc = ite(cx, wait).await;
+        if rc != 0 {
+            return rc;
+        }
+    }
+    if f & fsts::ICE != 0 {
+        write_fsts(cx, fsts::ICE).await;
+    }
+    0
+}
+
+/// `qi_dump_fault()` (6ca69e5841f0): reads IQH and IQER, prints, on every poll iteration.
+async fn qi_dump_fault(cx: &Cpu<'_>, f: u8) {
+    cx.at(Site::Mmio).await;
+    let mut w = cx.w();
+    w.prints += 1;
+    w.ev(Ev::Fault(f));
+}
+
+async fn write_fsts(cx: &Cpu<'_>, bits: u8) {
+    cx.at(Site::Mmio).await;
+    let mut w = cx.w();
+    w.hw.write_fsts(bits);
+    w.m.touch();
+    w.ev(Ev::ClearFsts(bits));
+}
+
+/// IQE with IQH on this caller's first slot: copy the wait over it, clear IQE, -EINVAL. The
+/// offending invalidation is dropped; the hardware then runs the copy and the rest.
+async fn iqe_repair(cx: &Cpu<'_>, first: u16, wait: u16) -> i32 {
+    cx.at(Site::Mem).await;
+    {
+        let mut w = cx.w();
+        let d = w.hw.ring[wait as usize];
+        w.hw.ring[first as usize] = d;
+        w.m.touch();
+        w.ev(Ev::IqeFix(first));
+    }
+    write_fsts(cx, fsts::IQE).await;
+    EINVAL
+}
+
+/// The ITE branch of `qi_check_fault`, per variant.
+async fn ite(cx: &Cpu<'_>, wait: u16) -> i32 {
+    let v = cx.w().v;
+    match v.ite_walk {
+        IteWalk::None => 0,
+        IteWalk::DirectEagain => {
+            write_fsts(cx, fsts::ITE).await;
+            EAGAIN
+        }
+        IteWalk::Odd2009 | IteWalk::Step1 => ite_walk(cx, wait).await,
+    }
+}
+
+/// 6ba6c3a4cacf / fe89277c9ceb: read IQH and IQT (and, from 80a9b50c0b9e, IQER.ITESID), clear
+/// ITE, then mark IN_USE slots ABORT walking back from IQH-1 until IQT-1; the 2009 walk starts
+/// at an odd index and steps by two, the 2026 walk steps by one.
+async fn ite_walk(cx: &Cpu<'_>, wait: u16) -> i32 {
+    let (v, l) = {
+        let w = cx.w();
+        (w.v, w.qlen())
+    };
+    let odd = v.ite_walk == IteWalk::Odd2009;
+    cx.at(Site::Mmio).await;
+    let mut head = prev(cx.w().hw.iqh, 1, l);
+    if odd {
+        head |= 1;
+    }
+    cx.at(Site::Mmio).await;
+    let tail = prev(cx.w().hw.iqt, 1, l);
+    let mut sid = 0;
+    if v.ite_presence_check {
+        cx.at(Site::Mmio).await;
+        sid = cx.w().hw.itesid;
+    }
+    write_fsts(cx, fsts::ITE).await;
+    cx.w().ev(Ev::Walk { head, tail });
+    let step = if odd { 2 } else { 1 };
+    let mut n = 0u32;
+    loop {
+        mark_abort(cx, head).await;
+        head = prev(head, step, l);
+        n += 1;
+        if head == tail {
+            break;
+        }
+        if n > u32::from(l) {
+            // head takes at most L values and the exit test depends on head alone.
+            cx.hang(
+                "ITE walk never reaches IQT-1: head steps by 2 from an odd index and IQT-1 is even",
+            )
+            .await;
+        }
+    }
+    if sid != 0 && !device_present(cx, sid).await {
+        return ETIMEDOUT;
+    }
+    cx.at(Site::Mem).await;
+    if cx.w().qi.status[wait as usize] == st::QI_ABORT {
+        return EAGAIN;
+    }
+    0
+}
+
+async fn mark_abort(cx: &Cpu<'_>, slot: u16) {
+    cx.at(Site::Mem).await;
+    if cx.w().qi.status[slot as usize] != st::QI_IN_USE {
+        return;
+    }
+    cx.at(Site::Mem).await;
+    cx.w().set_status(slot, st::QI_ABORT, 0);
+}
+
+/// 80a9b50c0b9e: `device_rbtree_find()` and `pci_device_is_present()` (a config read).
+async fn device_present(cx: &Cpu<'_>, sid: u16) -> bool {
+    cx.at(Site::Mmio).await;
+    let w = cx.w();
+    match super::hw::dev_of_sid(sid, w.hw.ndevs) {
+        Some(d) => w.hw.devs[d as usize].present(),
+        None => false,
+    }
+}
+
+fn desc(ty: DescType, dev: u8) -> Desc {
+    Desc {
+        ty,
+        dev,
+        ..Desc::EMPTY
+    }
+}
+
+fn inv_desc(i: Inv) -> Desc {
+    match i {
+        Inv::Iotlb => desc(DescType::Iotlb, 0),
+        Inv::DevTlb(d) => desc(DescType::DevTlb, d),
+        Inv::Piotlb => desc(DescType::Piotlb, 0),
+        Inv::DevTlbPasid(d) => desc(DescType::DevTlbPasid, d),
+        Inv::Context => desc(DescType::Cc, 0),
+        Inv::Iec => desc(DescType::Iec, 0),
+    }
+}
+
+/// The TE check of `qi_flush_dev_iotlb*()` and the batch helpers: an unlocked read of the
+/// `gcmd` shadow. True when the device-TLB flush goes ahead.
+async fn devtlb_allowed(cx: &Cpu<'_>, dev: u8) -> bool {
+    if !cx.w().v.devtlb_skip_te_off {
+        return true;
+    }
+    cx.at(Site::Mem).await;
+    let mut w = cx.w();
+    if w.qi.gcmd_te {
+        return true;
+    }
+    w.ev(Ev::Skip(dev));
+    false
+}
+
+/// Range invalidation: one call per invalidation before batching (705c1cdf1e73), then
+/// `qi_batch_add_*` + `qi_batch_flush_descs()` under `domain->cache_lock` (irqsave). With
+/// `any_count` the whole list is one call, as the API allows.
+async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
+    let (v, any, l) = {
+        let w = cx.w();
+        (w.v, w.cfg.any_count, w.qlen() as usize)
+    };
+    let mut batch = [Desc::EMPTY; QI_MAX_BATCHED_DESC_COUNT];
+    let mut n = 0;
+    let batched = v.api == Api::Multi && (any || v.counts == Counts::Batched);
+    let flags = if batched { cx.irq_save() } else { false };
+    for &i in invs {
+        let d = inv_desc(i);
+        if d.ty.is_ats() && !devtlb_allowed(cx, d.dev).await {
+            continue;
+        }
+        if !batched {
+            qi_submit_sync(cx, &[d], 0).await;
+            continue;
+        }
+        batch[n] = d;
+        n += 1;
+        if n == QI_MAX_BATCHED_DESC_COUNT.min(l - 2) {
+            qi_submit_sync(cx, &batch[..n], 0).await;
+            n = 0;
+        }
+    }
+    if n > 0 || (any && invs.is_empty() && v.api == Api::Multi) {
+        qi_submit_sync(cx, &batch[..n], 0).await;
+    }
+    if batched {
+        cx.irq_restore(flags);
+    }
+}
+
+/// `intel_iommu_drain_pasid_prq()`: {fenced wait without status write, PIOTLB flush-all,
+/// PASID device-TLB flush-all} with `QI_OPT_WAIT_DRAIN` (v5.8+).
+async fn prq_drain(cx: &Cpu<'_>, dev: u8) {
+    if cx.w().v.api == Api::Single {
+        return;
+    }
+    let fenced = Desc {
+        ty: DescType::Wait,
+        fence: true,
+        ..Desc::EMPTY
+    };
+    let descs = [
+        fenced,
+        desc(DescType::Piotlb, 0),
+        desc(DescType::DevTlbPasid, dev),
+    ];
+    qi_submit_sync(cx, &descs, QI_OPT_WAIT_DRAIN).await;
+}
+
+/// Device teardown: PASID-cache (context-cache on legacy kernels), IOTLB, then the device-TLB
+/// flush behind the teardown path's presence check (4fc82cd907ac, 10e60d878139) and TE check.
+async fn teardown(cx: &Cpu<'_>, dev: u8) {
+    let v = cx.w().v;
+    let legacy = v.api == Api::Single;
+    let (cc, io, dt) = if legacy {
+        (DescType::Cc, DescType::Iotlb, DescType::DevTlb)
+    } else {
+        (DescType::Pc, DescType::Piotlb, DescType::DevTlbPasid)
+    };
+    qi_submit_sync(cx, &[desc(cc, 0)], 0).await;
+    qi_submit_sync(cx, &[desc(io, 0)], 0).await;
+    cx.func("devtlb_invalidation_with_pasid");
+    let skip = match v.caller_check {
+        CallerCheck::None => false,
+        CallerCheck::Disconnected => {
+            cx.at(Site::Mem).await;
+            cx.w().hw.devs[dev as usize].disconnected()
+        }
+        CallerCheck::Present => {
+            cx.at(Site::Mmio).await;
+            !cx.w().hw.devs[dev as usize].present()
+        }
+    };
+    if skip {
+        cx.w().ev(Ev::Skip(dev));
+        return;
+    }
+    if devtlb_allowed(cx, dev).await {
+        qi_submit_sync(cx, &[desc(dt, dev)], 0).await;
+    }
+}
+
+/// `intel_iommu_shutdown()` → `iommu_disable_translation()`: clear TE in the `gcmd` shadow and
+/// in GCMD under `register_lock`. QI stays enabled.
+async fn shutdown(cx: &Cpu<'_>) {
+    cx.func("intel_iommu_shutdown");
+    let flags = cx.spin_lock_irqsave(REGISTER_LOCK).await;
+    cx.at(Site::Mem).await;
+    cx.w().qi.gcmd_te = false;
+    cx.at(Site::Mmio).await;
+    {
+        let mut w = cx.w();
+        w.hw.disable_translation();
+        w.m.touch();
+        w.ev(Ev::TeOff);
+    }
+    cx.spin_unlock_irqrestore(REGISTER_LOCK, flags).await;
+}
+
+/// Runs one operation.
+pub async fn run_op(cx: &Cpu<'_>, op: &Op) {
+    cx.op_begin();
+    match op {
+        Op::Flush(invs) => flush(cx, invs).await,
+        Op::PrqDrain(d) => prq_drain(cx, *d).await,
+        Op::Teardown(d) => teardown(cx, *d).await,
+        Op::Shutdown => shutdown(cx).await,
+    }
+    cx.op_end();
+}
+
+/// A CPU's whole program.
+pub async fn cpu_main(cx: Cpu<'_>, prog: &Program) {
+    for op in &prog.ops {
+        run_op(&cx, op).await;
+    }
+    cx.func("");
+}

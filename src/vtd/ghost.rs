@@ -1,0 +1,105 @@
+//! Ghost bookkeeping of the VT-d model: who owns each slot, which invalidations ran, and the
+//! hooks that feed the shared completion and no-false-success oracles.
+
+use super::hw::{DescType, Tag};
+use super::world::Vtd;
+use crate::oracle::{completion, false_success, Class};
+
+impl Vtd {
+    fn live(&self, sub: u16) -> bool {
+        sub != 0 && self.subs.get(sub as usize).is_some_and(|s| s.live)
+    }
+
+    /// True when a wait the hardware holds or has queued will write `desc_status[slot]`.
+    fn write_pending(&self, slot: u16) -> bool {
+        let fetched = self
+            .hw
+            .inflight()
+            .iter()
+            .chain(&self.hw.zombies[..self.hw.nzombies as usize]);
+        let in_hw = fetched
+            .clone()
+            .any(|f| f.desc.ty == DescType::Wait && f.desc.sw && f.desc.status == slot);
+        let l = self.qlen();
+        let queued = (0..l).any(|s| {
+            let d = self.hw.ring[s as usize];
+            self.hw.unfetched(s) && d.ty == DescType::Wait && d.sw && d.status == slot
+        });
+        in_hw || queued
+    }
+
+    /// A CPU writes a descriptor into `slot` for submission `me`.
+    pub(crate) fn ghost_claim(&mut self, slot: u16, me: u16) {
+        let owner = self.owner[slot as usize];
+        let facts = completion::ClaimFacts {
+            owner_live: owner != me && self.live(owner),
+            unfetched: self.hw.unfetched(slot),
+            write_pending: self.write_pending(slot),
+        };
+        if let Some(why) = completion::on_claim(facts) {
+            self.violate(
+                Class::SlotReuse,
+                "qi_submit_sync",
+                "claim",
+                format!("slot {slot}: {why}"),
+            );
+        }
+    }
+
+    /// A CPU sets `desc_status[slot] := QI_FREE` on behalf of submission `me`.
+    pub(crate) fn ghost_free(&mut self, slot: u16, me: u16) {
+        let owner = self.owner[slot as usize];
+        if let Some(why) = completion::on_free(owner, self.live(owner), me) {
+            let who = self.subs[owner as usize].cpu;
+            let msg = format!("slot {slot} (owned by cpu{who}): {why}");
+            self.violate(Class::SlotReuse, "reclaim_free_desc", "free-other", msg);
+        }
+    }
+
+    /// The hardware writes QI_DONE into `desc_status[slot]` for a wait tagged `tag`.
+    pub(crate) fn ghost_status_write(&mut self, slot: u16, tag: Tag) {
+        let owner = self.owner[slot as usize];
+        if let Some(why) = completion::on_status_write(owner, self.live(owner), tag.sub) {
+            let msg = format!("slot {slot}: {why}");
+            self.violate(Class::LostCompletion, "qi_submit_sync", "misdirected", msg);
+        }
+    }
+
+    /// The hardware ran the invalidation tagged `tag`.
+    pub(crate) fn ghost_executed(&mut self, tag: Tag) {
+        if let Some(s) = self.subs.get_mut(tag.sub as usize) {
+            if tag.sub != 0 && tag.idx < 32 {
+                s.executed |= 1 << tag.idx;
+            }
+        }
+    }
+
+    /// Submission `me` left its wait loop: it no longer needs slots first..=w.
+    pub(crate) fn ghost_release(&mut self, first: u16, w: u16, me: u16) {
+        let l = self.qlen();
+        let mut s = first;
+        for _ in 0..l {
+            if self.owner[s as usize] == me {
+                self.owner[s as usize] = 0;
+            }
+            if s == w {
+                break;
+            }
+            s = (s + 1) % l;
+        }
+    }
+
+    /// Submission `me` returns `rc`.
+    pub(crate) fn ghost_return(&mut self, me: u16, rc: i32) {
+        let s = self.subs[me as usize];
+        self.subs[me as usize].live = false;
+        if let Some(k) = false_success::on_return(rc, s.count, s.executed) {
+            let msg = format!(
+                "qi_submit_sync on cpu{} returned 0 but invalidation {} of {} never ran on the hardware: \
+                 stale translations stay cached",
+                s.cpu, k, s.count
+            );
+            self.violate(Class::FalseSuccess, "qi_submit_sync", "not-executed", msg);
+        }
+    }
+}

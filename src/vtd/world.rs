@@ -1,0 +1,748 @@
+//! The shared state of one VT-d run: machine, queue hardware, the driver's `struct q_inval`,
+//! ghost state for the oracles, the trace, and the labelled actions the executor chooses among.
+
+use super::hw::{self, DevState, Effect, Iq, Phase, MAX_L};
+use super::ops::{Config, EnvEvent, Fault};
+use super::variants::Variant;
+use crate::oracle::{Class, Violation};
+use crate::sim::choice::Step;
+use crate::sim::clock::{Time, MS};
+use crate::sim::cpu::{HasMachine, Machine, Run};
+use crate::sim::executor::World;
+use crate::sim::trace::{Actor, Trace};
+use std::fmt;
+
+/// `desc_status[]` values.
+pub mod st {
+    /// Slot free.
+    pub const QI_FREE: u8 = 0;
+    /// Owned by a submitter.
+    pub const QI_IN_USE: u8 = 1;
+    /// Completed (written by hardware for waits).
+    pub const QI_DONE: u8 = 2;
+    /// Wait aborted by ITE handling.
+    pub const QI_ABORT: u8 = 3;
+}
+
+/// `q_lock`.
+pub const Q_LOCK: u8 = 0;
+/// `iommu->register_lock`.
+pub const REGISTER_LOCK: u8 = 1;
+/// Most faults and environment events a scenario lists.
+pub const MAX_EVENTS: usize = 4;
+/// Most `qi_submit_sync` calls a run tracks.
+pub const MAX_SUBS: usize = 512;
+
+/// The driver's `struct q_inval` (and the `gcmd` shadow it consults).
+#[derive(Clone, Debug)]
+pub struct QInval {
+    /// `desc_status[]`: driver bookkeeping and hardware status-write target at once.
+    pub status: [u8; MAX_L],
+    /// `free_head`.
+    pub free_head: u16,
+    /// `free_tail`.
+    pub free_tail: u16,
+    /// `free_cnt`.
+    pub free_cnt: u16,
+    /// `iommu->gcmd & DMA_GCMD_TE` (the software shadow).
+    pub gcmd_te: bool,
+}
+
+/// One `qi_submit_sync` call, for the ghost oracles.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sub {
+    /// Caller CPU.
+    pub cpu: u8,
+    /// Number of invalidations.
+    pub count: u8,
+    /// Bit k: invalidation k ran on hardware after it was queued.
+    pub executed: u32,
+    /// Still inside `qi_submit_sync`.
+    pub live: bool,
+    /// Restarts after -EAGAIN.
+    pub restarts: u16,
+}
+
+/// Trace events of the VT-d model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ev {
+    /// `qi_submit_sync` entered for submission `sub` with `count` invalidations.
+    Call { sub: u16, count: u8 },
+    /// Slots first..=w written, wait at w.
+    Claim { first: u16, w: u16 },
+    /// IQT written.
+    Iqt(u16),
+    /// CPU wrote `desc_status[slot] := val`.
+    Status { slot: u16, val: u8 },
+    /// The poll loop read `desc_status[slot]` and found `val` (logged when it changes).
+    Poll { slot: u16, val: u8 },
+    /// Reclaim moved free_tail to `tail`.
+    Reclaim { tail: u16 },
+    /// `qi_check_fault` read FSTS with QI error bits set (`qi_dump_fault` print).
+    Fault(u8),
+    /// CPU wrote FSTS (RW1C).
+    ClearFsts(u8),
+    /// IQE repaired: wait copied over slot.
+    IqeFix(u16),
+    /// ITE walk starts at `head`, stops at `tail`.
+    Walk { head: u16, tail: u16 },
+    /// Restart after -EAGAIN.
+    Restart,
+    /// `qi_submit_sync` returned.
+    Ret(i8),
+    /// A device-TLB flush was skipped (TE off or device absent).
+    Skip(u8),
+    /// Translation disabled.
+    TeOff,
+    /// Waiting for free slots.
+    QueueFull,
+    /// Hardware fetched slot.
+    Fetch(u16),
+    /// Hardware executed slot.
+    Exec(u16),
+    /// ATS request for slot sent to device.
+    AtsSent(u16, u8),
+    /// Device answered the request of slot.
+    AtsDone(u16, u8),
+    /// Wait at slot wrote QI_DONE into desc_status[status].
+    StatusWrite { slot: u16, status: u16 },
+    /// Wait without status write completed.
+    WaitDone(u16),
+    /// ITE on slot's request to dev; waits dropped.
+    Ite { slot: u16, dev: u8, dropped: u8 },
+    /// IQE at slot.
+    Iqe(u16),
+    /// ICE.
+    Ice(u16),
+    /// Injected fault.
+    Inject(Fault),
+    /// Environment event.
+    Env(EnvEvent),
+    /// `dmar_fault()` wrote FSTS back.
+    IrqClears(u8),
+    /// Queue state snapshot.
+    Snap(Snap),
+}
+
+/// Queue state at a decisive step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Snap {
+    /// IQH.
+    pub iqh: u16,
+    /// IQT.
+    pub iqt: u16,
+    /// free_head.
+    pub head: u16,
+    /// free_tail.
+    pub tail: u16,
+    /// free_cnt.
+    pub cnt: u16,
+    /// FSTS QI bits.
+    pub fsts: u8,
+    /// desc_status of slots 0..32, 2 bits each.
+    pub status: u64,
+}
+
+/// A labelled model action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Act {
+    /// Fetch the descriptor at IQH.
+    Fetch,
+    /// Execute the fetched descriptor of this slot (a wait: its status write lands).
+    Exec(u16),
+    /// The endpoint answers the ATS request of this slot.
+    Answer(u16),
+    /// The ATS completion timer of this slot's request fires.
+    Timeout(u16),
+    /// A late answer to a timed-out request arrives from this device (ICE).
+    LateAnswer(u8),
+    /// Quirk: a wait aborted by ITE completes after all (its slot).
+    Stale(u16),
+    /// `dmar_fault()` runs on this CPU.
+    Irq(u8),
+    /// Inject a listed fault.
+    Inject(Fault),
+    /// Fire a listed environment event.
+    Env(EnvEvent),
+}
+
+impl fmt::Display for Act {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Act::Fetch => write!(f, "hw:fetch"),
+            Act::Exec(s) => write!(f, "hw:exec {s}"),
+            Act::Answer(s) => write!(f, "dev:answer {s}"),
+            Act::Timeout(s) => write!(f, "hw:timeout {s}"),
+            Act::LateAnswer(d) => write!(f, "dev{d}:late-answer"),
+            Act::Stale(s) => write!(f, "hw:stale-wait {s}"),
+            Act::Irq(c) => write!(f, "irq:dmar_fault cpu{c}"),
+            Act::Inject(Fault::Ite(d)) => write!(f, "fault:ite dev{d}"),
+            Act::Inject(Fault::Iqe) => write!(f, "fault:iqe"),
+            Act::Inject(Fault::Ice(d)) => write!(f, "fault:ice dev{d}"),
+            Act::Env(EnvEvent::Hang(d)) => write!(f, "env:hang dev{d}"),
+            Act::Env(EnvEvent::Recover(d)) => write!(f, "env:recover dev{d}"),
+            Act::Env(EnvEvent::Remove(d)) => write!(f, "env:remove dev{d}"),
+            Act::Env(EnvEvent::LinkDown(d)) => write!(f, "env:link-down dev{d}"),
+        }
+    }
+}
+
+fn num<T: std::str::FromStr>(s: &str, prefix: &str) -> Option<T> {
+    s.strip_prefix(prefix)?.parse().ok()
+}
+
+/// Parses a step label (`cpu1`, `hw:fetch`, `fault:ite dev0`, ...).
+pub fn parse_step(s: &str) -> Option<Step<Act>> {
+    if let Some(c) = num::<u8>(s, "cpu") {
+        return Some(Step::Cpu(c));
+    }
+    let (a, b) = s.split_once(' ').unwrap_or((s, ""));
+    let act = match a {
+        "hw:fetch" => Act::Fetch,
+        "hw:exec" => Act::Exec(b.parse().ok()?),
+        "dev:answer" => Act::Answer(b.parse().ok()?),
+        "hw:timeout" => Act::Timeout(b.parse().ok()?),
+        "hw:stale-wait" => Act::Stale(b.parse().ok()?),
+        "irq:dmar_fault" => Act::Irq(num(b, "cpu")?),
+        "fault:ite" => Act::Inject(Fault::Ite(num(b, "dev")?)),
+        "fault:iqe" => Act::Inject(Fault::Iqe),
+        "fault:ice" => Act::Inject(Fault::Ice(num(b, "dev")?)),
+        "env:hang" => Act::Env(EnvEvent::Hang(num(b, "dev")?)),
+        "env:recover" => Act::Env(EnvEvent::Recover(num(b, "dev")?)),
+        "env:remove" => Act::Env(EnvEvent::Remove(num(b, "dev")?)),
+        "env:link-down" => Act::Env(EnvEvent::LinkDown(num(b, "dev")?)),
+        x => {
+            let d = x
+                .strip_prefix("dev")?
+                .strip_suffix(":late-answer")?
+                .parse()
+                .ok()?;
+            Act::LateAnswer(d)
+        }
+    };
+    Some(Step::Model(act))
+}
+
+/// Renders a step label.
+pub fn step_label(s: &Step<Act>) -> String {
+    match s {
+        Step::Cpu(c) => format!("cpu{c}"),
+        Step::Model(a) => a.to_string(),
+    }
+}
+
+/// The world of one VT-d run.
+pub struct Vtd {
+    /// Machine: CPUs, locks, clock.
+    pub m: Machine,
+    /// Queue hardware.
+    pub hw: Iq,
+    /// Driver queue state.
+    pub qi: QInval,
+    /// Driver variant.
+    pub v: &'static Variant,
+    /// Configuration.
+    pub cfg: Config,
+    /// Ghost: submission owning each slot (0 = none).
+    pub owner: [u16; MAX_L],
+    /// Ghost: submissions, index = id (0 unused).
+    pub subs: Vec<Sub>,
+    /// Trace.
+    pub trace: Trace<Ev>,
+    /// Faults the input lists; bit i of `faults_used` once fault i fired.
+    pub faults: [Option<Fault>; MAX_EVENTS],
+    /// Which listed faults fired.
+    pub faults_used: u8,
+    /// Environment events the input lists.
+    pub env: [Option<EnvEvent>; MAX_EVENTS],
+    /// Which listed events fired.
+    pub env_used: u8,
+    /// A violation found inside a step, reported by `check()`.
+    pub pending: Option<Violation>,
+    /// `qi_dump_fault` prints (observable: printing with interrupts off).
+    pub prints: u32,
+    /// Per CPU, what its latest `qi_submit_sync` call went through (for signatures).
+    pub hist: [Hist; crate::sim::MAX_CPUS],
+}
+
+/// What a CPU's latest `qi_submit_sync` call went through.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Hist {
+    /// Restarts after -EAGAIN.
+    pub restarts: u16,
+    /// It waited while an ATS completion timer ran out (a real timeout, not an injected one).
+    pub waited_ats: bool,
+}
+
+impl HasMachine for Vtd {
+    fn machine(&self) -> &Machine {
+        &self.m
+    }
+    fn machine_mut(&mut self) -> &mut Machine {
+        &mut self.m
+    }
+}
+
+impl Vtd {
+    /// A fresh world.
+    pub fn new(v: &'static Variant, cfg: Config, ncpus: u8) -> Self {
+        let mut subs = Vec::with_capacity(64);
+        subs.push(Sub::default());
+        let mut w = Vtd {
+            m: Machine::new(ncpus),
+            hw: Iq::new(cfg.qlen, cfg.ndevs, u64::from(cfg.ats_timeout_ms) * MS),
+            qi: QInval {
+                status: [0; MAX_L],
+                free_head: 0,
+                free_tail: 0,
+                free_cnt: cfg.qlen,
+                gcmd_te: true,
+            },
+            v,
+            cfg,
+            owner: [0; MAX_L],
+            subs,
+            trace: Trace::new(1 << 16),
+            faults: [None; MAX_EVENTS],
+            faults_used: 0,
+            env: [None; MAX_EVENTS],
+            env_used: 0,
+            pending: None,
+            prints: 0,
+            hist: [Hist::default(); crate::sim::MAX_CPUS],
+        };
+        w.hw.stale_waits = cfg.stale_waits;
+        w
+    }
+
+    /// Reinitialises for a new run, keeping buffers.
+    pub fn reset(&mut self, v: &'static Variant, cfg: Config, ncpus: u8) {
+        self.m = Machine::new(ncpus);
+        self.hw = Iq::new(cfg.qlen, cfg.ndevs, u64::from(cfg.ats_timeout_ms) * MS);
+        self.hw.stale_waits = cfg.stale_waits;
+        self.qi = QInval {
+            status: [0; MAX_L],
+            free_head: 0,
+            free_tail: 0,
+            free_cnt: cfg.qlen,
+            gcmd_te: true,
+        };
+        self.v = v;
+        self.cfg = cfg;
+        self.owner = [0; MAX_L];
+        self.subs.truncate(1);
+        self.trace.clear();
+        self.faults = [None; MAX_EVENTS];
+        self.faults_used = 0;
+        self.env = [None; MAX_EVENTS];
+        self.env_used = 0;
+        self.pending = None;
+        self.prints = 0;
+        self.hist = [Hist::default(); crate::sim::MAX_CPUS];
+    }
+
+    /// Ring length.
+    #[inline]
+    pub fn qlen(&self) -> u16 {
+        self.hw.len
+    }
+
+    /// Appends a trace event by the current CPU.
+    #[inline]
+    pub fn ev(&mut self, e: Ev) {
+        let who = Actor::Cpu(self.m.current);
+        self.trace.push(self.m.now, who, e);
+    }
+
+    fn ev_as(&mut self, who: Actor, e: Ev) {
+        self.trace.push(self.m.now, who, e);
+    }
+
+    /// Records the queue state.
+    pub fn snap(&mut self, who: Actor) {
+        let mut status = 0u64;
+        for i in 0..(self.qlen() as usize).min(32) {
+            status |= u64::from(self.qi.status[i] & 3) << (2 * i);
+        }
+        let s = Snap {
+            iqh: self.hw.iqh,
+            iqt: self.hw.iqt,
+            head: self.qi.free_head,
+            tail: self.qi.free_tail,
+            cnt: self.qi.free_cnt,
+            fsts: self.hw.fsts,
+            status,
+        };
+        self.ev_as(who, Ev::Snap(s));
+    }
+
+    /// Files a violation found inside a step (the first one wins).
+    pub fn violate(&mut self, class: Class, func: &str, cause: &str, msg: String) {
+        if self.pending.is_none() {
+            let cpu = Some(self.m.current);
+            let v = Violation {
+                class,
+                cpu,
+                func: func.into(),
+                cause: cause.into(),
+                time: self.m.now,
+                msg,
+            };
+            self.pending = Some(v);
+        }
+    }
+
+    /// Starts a ghost submission record.
+    pub fn new_sub(&mut self, cpu: u8, count: u8) -> u16 {
+        if self.subs.len() >= MAX_SUBS {
+            // Keep tracking bounded: reuse the last record (oracles stay sound, less precise).
+            let id = (MAX_SUBS - 1) as u16;
+            self.subs[id as usize] = Sub {
+                cpu,
+                count,
+                live: true,
+                ..Sub::default()
+            };
+            return id;
+        }
+        self.subs.push(Sub {
+            cpu,
+            count,
+            live: true,
+            ..Sub::default()
+        });
+        (self.subs.len() - 1) as u16
+    }
+
+    /// CPU writes `desc_status[slot] := val` on behalf of submission `me`.
+    pub fn set_status(&mut self, slot: u16, val: u8, me: u16) {
+        if val == st::QI_FREE {
+            self.ghost_free(slot, me);
+        }
+        self.qi.status[slot as usize] = val;
+        self.m.touch();
+        self.ev(Ev::Status { slot, val });
+    }
+
+    /// CPU writes a descriptor into `slot` for submission `me`.
+    pub fn write_slot(&mut self, slot: u16, d: hw::Desc, me: u16) {
+        self.ghost_claim(slot, me);
+        self.hw.ring[slot as usize] = d;
+        self.owner[slot as usize] = me;
+        self.m.touch();
+    }
+
+    fn fault_index(&self, f: Fault) -> Option<usize> {
+        (0..MAX_EVENTS).find(|&i| self.faults[i] == Some(f) && self.faults_used & (1 << i) == 0)
+    }
+
+    fn env_index(&self, e: EnvEvent) -> Option<usize> {
+        (0..MAX_EVENTS).find(|&i| self.env[i] == Some(e) && self.env_used & (1 << i) == 0)
+    }
+
+    fn fault_enabled(&self, f: Fault) -> bool {
+        match f {
+            Fault::Ite(d) => self.hw.inflight().iter().any(|x| {
+                x.desc.dev == d && matches!(x.phase, Phase::Sent { .. }) && x.desc.ty.is_ats()
+            }),
+            Fault::Iqe => {
+                let d = self.hw.ring[self.hw.iqh as usize];
+                self.hw.can_fetch() && d.ty != hw::DescType::Wait && !d.invalid
+            }
+            Fault::Ice(d) => self.hw.qies && d < self.hw.ndevs,
+        }
+    }
+
+    fn env_enabled(&self, e: EnvEvent) -> bool {
+        let d = e.dev();
+        if d >= self.hw.ndevs {
+            return false;
+        }
+        let s = self.hw.devs[d as usize].state;
+        match e {
+            EnvEvent::Hang(_) => s == DevState::Ok,
+            EnvEvent::Recover(_) => s == DevState::Hung,
+            EnvEvent::Remove(_) | EnvEvent::LinkDown(_) => s == DevState::Ok || s == DevState::Hung,
+        }
+    }
+
+    fn hw_actions(&self, out: &mut Vec<Step<Act>>) {
+        if self.hw.can_fetch() {
+            out.push(Step::Model(Act::Fetch));
+        }
+        let now = self.m.now;
+        for (i, f) in self.hw.inflight().iter().enumerate() {
+            match f.phase {
+                Phase::Queued if self.hw.may_execute(i) => out.push(Step::Model(Act::Exec(f.slot))),
+                Phase::Sent { deadline } => {
+                    let dev = self.hw.devs[f.desc.dev as usize];
+                    if dev.state == DevState::Ok && self.hw.tes {
+                        out.push(Step::Model(Act::Answer(f.slot)));
+                    }
+                    if deadline > 0 && now >= deadline {
+                        out.push(Step::Model(Act::Timeout(f.slot)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for d in 0..self.hw.ndevs {
+            if self.hw.devs[d as usize].late_answer
+                && self.hw.devs[d as usize].state == DevState::Ok
+            {
+                out.push(Step::Model(Act::LateAnswer(d)));
+            }
+        }
+        if self.hw.fsts & (hw::fsts::ITE | hw::fsts::IQE) == 0 && self.hw.qies {
+            for z in &self.hw.zombies[..self.hw.nzombies as usize] {
+                out.push(Step::Model(Act::Stale(z.slot)));
+            }
+        }
+    }
+
+    fn irq_action(&self, out: &mut Vec<Step<Act>>) {
+        // From bd5cdad0c8e0 on, dmar_fault() returns without writing FSTS when no primary fault
+        // is pending, so its run changes no QI state and is not offered as a step.
+        if self.hw.irq_pending && self.v.irq_clears_qi_bits {
+            if let Some(c) = self.m.irq_cpu() {
+                out.push(Step::Model(Act::Irq(c)));
+            }
+        }
+    }
+
+    fn apply_effect(&mut self, e: Effect) {
+        let hw = Actor::Hw;
+        match e {
+            Effect::None => {}
+            Effect::Fetched(s, _) => self.ev_as(hw, Ev::Fetch(s)),
+            Effect::Iqe(s) => {
+                self.ev_as(hw, Ev::Iqe(s));
+                self.snap(hw);
+            }
+            Effect::Executed(f) => {
+                self.ghost_executed(f.desc.tag);
+                self.ev_as(hw, Ev::Exec(f.slot));
+            }
+            Effect::AtsSent(s, d) => {
+                let now = self.m.now;
+                self.hw.arm(s, now);
+                self.ev_as(hw, Ev::AtsSent(s, d));
+            }
+            Effect::AtsDone(f) => {
+                self.ghost_executed(f.desc.tag);
+                self.ev_as(Actor::Dev(f.desc.dev), Ev::AtsDone(f.slot, f.desc.dev));
+            }
+            Effect::StatusWrite(f) => {
+                self.ghost_status_write(f.desc.status, f.desc.tag);
+                self.qi.status[f.desc.status as usize] = st::QI_DONE;
+                self.ev_as(
+                    hw,
+                    Ev::StatusWrite {
+                        slot: f.slot,
+                        status: f.desc.status,
+                    },
+                );
+            }
+            Effect::WaitDone(f) => {
+                self.ghost_executed(f.desc.tag);
+                self.ev_as(hw, Ev::WaitDone(f.slot));
+            }
+            Effect::Ite { slot, dev, dropped } => {
+                self.ev_as(hw, Ev::Ite { slot, dev, dropped });
+                self.snap(hw);
+            }
+            Effect::Ice(sid) => self.ev_as(hw, Ev::Ice(sid)),
+        }
+    }
+
+    /// `dmar_fault()` before bd5cdad0c8e0: reads FSTS and writes the value back, clearing every
+    /// RW1C bit set at that moment, IQE/ITE/ICE included.
+    fn dmar_fault(&mut self, cpu: u8) {
+        let bits = self.hw.fsts;
+        self.hw.write_fsts(bits);
+        self.hw.irq_pending = false;
+        self.ev_as(Actor::Irq(cpu), Ev::IrqClears(bits));
+    }
+
+    fn inject(&mut self, f: Fault) {
+        let i = self.fault_index(f).expect("enabled fault is listed");
+        self.faults_used |= 1 << i;
+        self.ev_as(Actor::Env, Ev::Inject(f));
+        let e = match f {
+            Fault::Ite(d) => {
+                let k = self.hw.inflight().iter().position(|x| {
+                    x.desc.dev == d && x.desc.ty.is_ats() && matches!(x.phase, Phase::Sent { .. })
+                });
+                self.hw.ite(k.expect("enabled ITE has a request out"))
+            }
+            Fault::Iqe => {
+                let h = self.hw.iqh as usize;
+                self.hw.ring[h].invalid = true;
+                Effect::None
+            }
+            Fault::Ice(d) => self.hw.late_answer(d),
+        };
+        self.apply_effect(e);
+    }
+
+    fn env_event(&mut self, e: EnvEvent) {
+        let i = self.env_index(e).expect("enabled event is listed");
+        self.env_used |= 1 << i;
+        let d = &mut self.hw.devs[e.dev() as usize];
+        d.state = match e {
+            EnvEvent::Hang(_) => DevState::Hung,
+            EnvEvent::Recover(_) => DevState::Ok,
+            EnvEvent::Remove(_) => DevState::Removed,
+            EnvEvent::LinkDown(_) => DevState::LinkDown,
+        };
+        self.ev_as(Actor::Env, Ev::Env(e));
+    }
+
+    /// Driver-side invariants of `struct q_inval` (queue integrity oracle).
+    fn check_driver(&self) -> Result<(), &'static str> {
+        let l = self.qlen();
+        let q = &self.qi;
+        if q.free_head >= l || q.free_tail >= l {
+            return Err("free_head or free_tail outside the ring");
+        }
+        if q.free_cnt > l {
+            return Err("free_cnt larger than the ring");
+        }
+        let used = (q.free_head + l - q.free_tail) % l;
+        if used + q.free_cnt != l && !(used == 0 && q.free_cnt == l) {
+            return Err("free_cnt disagrees with [free_tail, free_head)");
+        }
+        Ok(())
+    }
+
+    /// Why `cpu` is waiting, as a stable signature field.
+    fn why(&self, cpu: u8) -> &'static str {
+        let c = &self.m.cpus[cpu as usize];
+        if c.run == Run::Hung {
+            return c.hang_reason_code();
+        }
+        let ats_stuck = self.hw.inflight().iter().any(|f| {
+            matches!(f.phase, Phase::Sent { .. })
+                && (self.hw.devs[f.desc.dev as usize].state != DevState::Ok || !self.hw.tes)
+        });
+        let h = self.hist[cpu as usize];
+        if h.restarts > 0 {
+            return "ite-retry";
+        }
+        if ats_stuck || h.waited_ats {
+            return "ats-timeout";
+        }
+        if c.func == "qi_submit_sync" && c.site == crate::sim::clock::Site::Relax {
+            return "wait-lost";
+        }
+        "spin"
+    }
+}
+
+/// Short codes for the reasons `Cx::hang` is given.
+trait HangCode {
+    fn hang_reason_code(&self) -> &'static str;
+}
+
+impl HangCode for crate::sim::cpu::CpuState {
+    fn hang_reason_code(&self) -> &'static str {
+        if self.hang_reason.contains("walk") {
+            "ite-walk-endless"
+        } else {
+            "hung"
+        }
+    }
+}
+
+impl World for Vtd {
+    type Action = Act;
+
+    fn actions(&self, healing: bool, out: &mut Vec<Step<Act>>) {
+        self.hw_actions(out);
+        self.irq_action(out);
+        if healing {
+            return;
+        }
+        for i in 0..MAX_EVENTS {
+            if let Some(f) = self.faults[i] {
+                let fresh = self.faults_used & (1 << i) == 0;
+                let dup = self.faults[..i].contains(&Some(f));
+                if fresh && !dup && self.fault_enabled(f) {
+                    out.push(Step::Model(Act::Inject(f)));
+                }
+            }
+            if let Some(e) = self.env[i] {
+                let fresh = self.env_used & (1 << i) == 0;
+                let dup = self.env[..i].contains(&Some(e));
+                if fresh && !dup && self.env_enabled(e) {
+                    out.push(Step::Model(Act::Env(e)));
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, a: Act) {
+        let e = match a {
+            Act::Fetch => self.hw.fetch(),
+            Act::Exec(s) => {
+                let i = self
+                    .hw
+                    .inflight()
+                    .iter()
+                    .position(|f| f.slot == s && f.phase == Phase::Queued);
+                self.hw.execute(i.expect("enabled exec is in flight"))
+            }
+            Act::Answer(s) => self.hw.ats_answer(self.hw.sent_at(s).expect("request out")),
+            Act::Timeout(s) => {
+                for c in 0..self.m.ncpus as usize {
+                    let in_call = self.subs.iter().any(|x| x.live && x.cpu as usize == c);
+                    self.hist[c].waited_ats |= in_call;
+                }
+                self.hw.ite(self.hw.sent_at(s).expect("request out"))
+            }
+            Act::LateAnswer(d) => self.hw.late_answer(d),
+            Act::Stale(s) => {
+                let z = self.hw.zombies[..self.hw.nzombies as usize]
+                    .iter()
+                    .position(|z| z.slot == s);
+                self.hw.zombie_write(z.expect("stale wait kept"))
+            }
+            Act::Irq(c) => {
+                self.dmar_fault(c);
+                Effect::None
+            }
+            Act::Inject(f) => {
+                self.inject(f);
+                Effect::None
+            }
+            Act::Env(e) => {
+                self.env_event(e);
+                Effect::None
+            }
+        };
+        self.apply_effect(e);
+    }
+
+    fn next_deadline(&self) -> Option<Time> {
+        self.hw.next_deadline()
+    }
+
+    fn check(&mut self) -> Option<Violation> {
+        if let Some(v) = self.pending.take() {
+            return Some(v);
+        }
+        let r = self.hw.check().and_then(|_| self.check_driver());
+        r.err().map(|why| Violation {
+            class: Class::QueueIntegrity,
+            cpu: None,
+            func: "invariant".into(),
+            cause: why.split(' ').next().unwrap_or("").into(),
+            time: self.m.now,
+            msg: why.into(),
+        })
+    }
+
+    fn cause(&self, cpu: u8) -> &'static str {
+        self.why(cpu)
+    }
+}
