@@ -70,6 +70,9 @@ pub struct Exec<A> {
     enabled: Vec<Step<A>>,
     /// Every real decision taken (forced single choices are not recorded).
     pub log: Vec<Step<A>>,
+    /// For each logged decision, the index chosen among the enabled steps: the byte that makes
+    /// a raw input take the same decision (a byte b picks `b % n`).
+    pub picks: Vec<u16>,
     /// Number of decisions taken before the healing phase began.
     pub heal_at: Option<usize>,
     /// Violations found.
@@ -85,6 +88,7 @@ impl<A> Default for Exec<A> {
         Exec {
             enabled: Vec::with_capacity(64),
             log: Vec::with_capacity(1024),
+            picks: Vec::with_capacity(1024),
             heal_at: None,
             findings: Findings::default(),
             steps: 0,
@@ -156,6 +160,7 @@ pub fn run<W: World, F: Future<Output = ()>>(
     ex: &mut Exec<W::Action>,
 ) -> End {
     ex.log.clear();
+    ex.picks.clear();
     ex.heal_at = None;
     ex.findings.clear();
     ex.steps = 0;
@@ -197,6 +202,7 @@ fn run_loop<W: World, F: Future<Output = ()>>(
         } else {
             let i = src.choose(&ex.enabled);
             ex.log.push(ex.enabled[i]);
+            ex.picks.push(i as u16);
             ex.enabled[i]
         };
         if perform(cell, cpus, pick, &mut cx, ex, o) {
