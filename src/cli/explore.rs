@@ -45,6 +45,10 @@ pub struct Args {
     /// Stop at the first violation (time-to-bug measurements).
     #[arg(long)]
     pub stop: bool,
+    /// Stop at the first violation whose signature matches `class:function:cause` (`*` matches
+    /// any field); other violations are counted and the search goes on.
+    #[arg(long)]
+    pub until: Option<String>,
     /// Oracle options.
     #[command(flatten)]
     pub oracle: OracleArgs,
@@ -109,7 +113,12 @@ fn found(
     if let Some(dir) = &a.out {
         write_repro(dir, &sig, r, sc, var, raw)?;
     }
-    if a.stop {
+    let hit = match &a.until {
+        Some(pat) => crate::Suppressions::parse(pat).map(|p| p.matches(x)).unwrap_or(false),
+        None => a.stop,
+    };
+    if hit {
+        println!("time-to-bug: {t:.3} s, {} runs (worker seed {seed}, run {n})", sh.runs.load(Ordering::Relaxed));
         sh.stop.store(true, Ordering::Relaxed);
     }
     Ok(())
@@ -178,6 +187,9 @@ pub fn explore(a: &Args) -> Result<i32, Usage> {
         None => variants::newest(),
     };
     super::runner(&a.oracle)?;
+    if let Some(p) = &a.until {
+        crate::Suppressions::parse(p).map_err(|e| Usage(format!("--until: {e}")))?;
+    }
     let sh = Shared {
         runs: AtomicU64::new(0),
         stop: AtomicBool::new(false),

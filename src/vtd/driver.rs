@@ -133,6 +133,8 @@ async fn queue_batch(cx: &Cpu<'_>, descs: &[Desc], options: u32, me: u16) -> (u1
         let mut w = cx.w();
         w.set_status(wait, st::QI_IN_USE, me);
         w.write_slot(wait, wd, me);
+        w.subs[me as usize].wait = wait;
+        w.subs[me as usize].wait_dropped = false;
         w.qi.free_head = (first + count + 1) % l;
         w.qi.free_cnt -= count + 1;
         w.ev(Ev::Claim { first, w: wait });
@@ -286,6 +288,7 @@ async fn ite(cx: &Cpu<'_>, wait: u16) -> i32 {
         IteWalk::None => 0,
         IteWalk::DirectEagain => {
             write_fsts(cx, fsts::ITE).await;
+            cx.w().ite_clearer = super::world::IteClearer::Direct;
             EAGAIN
         }
         IteWalk::Odd2009 | IteWalk::Step1 => ite_walk(cx, wait).await,
@@ -314,6 +317,7 @@ async fn ite_walk(cx: &Cpu<'_>, wait: u16) -> i32 {
         sid = cx.w().hw.itesid;
     }
     write_fsts(cx, fsts::ITE).await;
+    cx.w().ite_clearer = super::world::IteClearer::Walk;
     cx.w().ev(Ev::Walk { head, tail });
     let step = if odd { 2 } else { 1 };
     let mut n = 0u32;

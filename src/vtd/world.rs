@@ -61,6 +61,24 @@ pub struct Sub {
     pub live: bool,
     /// Restarts after -EAGAIN.
     pub restarts: u16,
+    /// Slot of the wait of the current attempt.
+    pub wait: u16,
+    /// The hardware dropped the current attempt's wait on an ITE (no status write).
+    pub wait_dropped: bool,
+}
+
+/// Who cleared FSTS.ITE last (for signatures of waits the hardware dropped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IteClearer {
+    /// Nobody yet.
+    #[default]
+    None,
+    /// `qi_check_fault()` before its abort walk.
+    Walk,
+    /// `qi_check_fault()` returning -EAGAIN without marking (Feng v1).
+    Direct,
+    /// The fault interrupt handler's FSTS write-back.
+    Irq,
 }
 
 /// Trace events of the VT-d model.
@@ -263,6 +281,8 @@ pub struct Vtd {
     pub prints: u32,
     /// Per CPU, what its latest `qi_submit_sync` call went through (for signatures).
     pub hist: [Hist; crate::sim::MAX_CPUS],
+    /// Who cleared ITE last.
+    pub ite_clearer: IteClearer,
 }
 
 /// What a CPU's latest `qi_submit_sync` call went through.
@@ -272,6 +292,8 @@ pub struct Hist {
     pub restarts: u16,
     /// It waited while an ATS completion timer ran out (a real timeout, not an injected one).
     pub waited_ats: bool,
+    /// Device of the latest ITE during the call.
+    pub ite_dev: Option<u8>,
 }
 
 impl HasMachine for Vtd {
@@ -310,6 +332,7 @@ impl Vtd {
             pending: None,
             prints: 0,
             hist: [Hist::default(); crate::sim::MAX_CPUS],
+            ite_clearer: IteClearer::None,
         };
         w.hw.stale_waits = cfg.stale_waits;
         w
@@ -339,6 +362,7 @@ impl Vtd {
         self.pending = None;
         self.prints = 0;
         self.hist = [Hist::default(); crate::sim::MAX_CPUS];
+        self.ite_clearer = IteClearer::None;
     }
 
     /// Ring length.
@@ -559,9 +583,30 @@ impl Vtd {
     /// RW1C bit set at that moment, IQE/ITE/ICE included.
     fn dmar_fault(&mut self, cpu: u8) {
         let bits = self.hw.fsts;
+        if bits & hw::fsts::ITE != 0 {
+            self.ite_clearer = IteClearer::Irq;
+        }
         self.hw.write_fsts(bits);
         self.hw.irq_pending = false;
         self.ev_as(Actor::Irq(cpu), Ev::IrqClears(bits));
+    }
+
+    /// Records, for every CPU inside `qi_submit_sync`, that an ITE struck during its call.
+    fn note_ite(&mut self, dev: u8, waited: bool) {
+        for k in 0..self.hw.ninflight as usize {
+            let d = self.hw.inflight[k].desc;
+            if d.ty == hw::DescType::Wait {
+                if let Some(x) = self.subs.get_mut(d.tag.sub as usize) {
+                    x.wait_dropped |= x.live && x.wait == d.status;
+                }
+            }
+        }
+        for c in 0..self.m.ncpus as usize {
+            if self.subs.iter().any(|x| x.live && x.cpu as usize == c) {
+                self.hist[c].waited_ats |= waited;
+                self.hist[c].ite_dev = Some(dev);
+            }
+        }
     }
 
     fn inject(&mut self, f: Fault) {
@@ -627,15 +672,37 @@ impl Vtd {
         });
         let h = self.hist[cpu as usize];
         if h.restarts > 0 {
-            return "ite-retry";
+            return match h.ite_dev.map(|d| self.hw.devs[d as usize]) {
+                Some(d) if !d.present() => "ite-retry-absent",
+                Some(d) if d.state == DevState::Hung => "ite-retry-hung",
+                _ => "ite-retry",
+            };
         }
         if ats_stuck || h.waited_ats {
             return "ats-timeout";
         }
         if c.func == "qi_submit_sync" && c.site == crate::sim::clock::Site::Relax {
-            return "wait-lost";
+            return self.why_wait_lost(cpu);
         }
         "spin"
+    }
+
+    /// Why the wait a polling CPU waits for can never complete.
+    fn why_wait_lost(&self, cpu: u8) -> &'static str {
+        let sub = self.subs.iter().rev().find(|s| s.cpu == cpu && s.live);
+        let dropped = sub.is_some_and(|s| s.wait_dropped && self.qi.status[s.wait as usize] == st::QI_IN_USE);
+        if dropped && self.hw.fsts & hw::fsts::ITE == 0 {
+            return match self.ite_clearer {
+                IteClearer::Walk => "ite-walk-missed-wait",
+                IteClearer::Direct => "ite-cleared-unmarked",
+                IteClearer::Irq => "ite-cleared-by-irq",
+                IteClearer::None => "wait-dropped",
+            };
+        }
+        if self.hw.fsts & hw::fsts::IQE != 0 {
+            return "iqe-unrepaired";
+        }
+        "wait-lost"
     }
 }
 
@@ -685,20 +752,25 @@ impl World for Vtd {
         let e = match a {
             Act::Fetch => self.hw.fetch(),
             Act::Exec(s) => {
-                let i = self
-                    .hw
-                    .inflight()
-                    .iter()
-                    .position(|f| f.slot == s && f.phase == Phase::Queued);
+                let n = self.hw.ninflight as usize;
+                let i = (0..n).find(|&i| self.hw.inflight[i].slot == s && self.hw.may_execute(i));
                 self.hw.execute(i.expect("enabled exec is in flight"))
             }
-            Act::Answer(s) => self.hw.ats_answer(self.hw.sent_at(s).expect("request out")),
+            Act::Answer(s) => {
+                let devs = self.hw.devs;
+                let i = self.hw.inflight().iter().position(|f| {
+                    f.slot == s && matches!(f.phase, Phase::Sent { .. }) && devs[f.desc.dev as usize].state == DevState::Ok
+                });
+                self.hw.ats_answer(i.expect("enabled answer has a request out"))
+            }
             Act::Timeout(s) => {
-                for c in 0..self.m.ncpus as usize {
-                    let in_call = self.subs.iter().any(|x| x.live && x.cpu as usize == c);
-                    self.hist[c].waited_ats |= in_call;
-                }
-                self.hw.ite(self.hw.sent_at(s).expect("request out"))
+                let now = self.m.now;
+                let i = self.hw.inflight().iter().position(|f| {
+                    f.slot == s && matches!(f.phase, Phase::Sent { deadline } if deadline > 0 && now >= deadline)
+                });
+                let i = i.expect("enabled timeout has an expired request");
+                self.note_ite(self.hw.inflight[i].desc.dev, true);
+                self.hw.ite(i)
             }
             Act::LateAnswer(d) => self.hw.late_answer(d),
             Act::Stale(s) => {
