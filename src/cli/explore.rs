@@ -49,6 +49,9 @@ pub struct Args {
     /// any field); other violations are counted and the search goes on.
     #[arg(long)]
     pub until: Option<String>,
+    /// Hardware fetches everything it can before an ATS request times out (see `Config`).
+    #[arg(long)]
+    pub eager_fetch: bool,
     /// Oracle options.
     #[command(flatten)]
     pub oracle: OracleArgs,
@@ -73,7 +76,8 @@ fn worker(a: &Args, var: &'static Variant, seed: u64, sh: &Shared) -> Result<(),
         }
         let len = rng.random_range(1..=buf.len());
         rng.fill_bytes(&mut buf[..len]);
-        let sc = decode(&buf[..len]);
+        let mut sc = decode(&buf[..len]);
+        sc.config.eager_fetch |= a.eager_fetch;
         let v = r.run(&sc, var, Source::Bytes(&sc.decisions));
         n += 1;
         sh.runs.fetch_add(1, Ordering::Relaxed);
@@ -114,11 +118,16 @@ fn found(
         write_repro(dir, &sig, r, sc, var, raw)?;
     }
     let hit = match &a.until {
-        Some(pat) => crate::Suppressions::parse(pat).map(|p| p.matches(x)).unwrap_or(false),
+        Some(pat) => crate::Suppressions::parse(pat)
+            .map(|p| p.matches(x))
+            .unwrap_or(false),
         None => a.stop,
     };
     if hit {
-        println!("time-to-bug: {t:.3} s, {} runs (worker seed {seed}, run {n})", sh.runs.load(Ordering::Relaxed));
+        println!(
+            "time-to-bug: {t:.3} s, {} runs (worker seed {seed}, run {n})",
+            sh.runs.load(Ordering::Relaxed)
+        );
         sh.stop.store(true, Ordering::Relaxed);
     }
     Ok(())

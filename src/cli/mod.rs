@@ -108,12 +108,26 @@ pub fn runner(o: &OracleArgs) -> Result<crate::Runner, Usage> {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    if std::env::args_os().len() <= 1 {
+        eprintln!("iommufuzz: a subcommand is required (list, replay, explore, regress, convert, bench); see --help");
+        return 2;
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // One line: clap's first line, without its usage block.
+            let text = e.to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("bad usage")
+                .trim_start_matches("error: ");
+            eprintln!("iommufuzz: {first}; see --help");
+            return 2;
+        }
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return code;
+            return 0;
         }
     };
     let r = match cli.cmd {

@@ -140,7 +140,7 @@ mod tests {
         let s = render(&lines, 2, "HW", 0);
         let rows: Vec<&str> = s.lines().collect();
         assert!(rows[0].contains("CPU0") && rows[0].contains("CPU1") && rows[0].ends_with("HW"));
-        assert!(rows[2].find('a').unwrap() > rows[0].find("CPU1").unwrap());
+        assert_eq!(rows[2].find('a'), rows[0].find("CPU1"));
         assert!(rows[4].contains("poll (x2)"));
         assert!(rows[5].contains("IQH=1"));
         assert_eq!(rows.len(), 6);

@@ -82,10 +82,13 @@ async fn wait_for_free_slots(cx: &Cpu<'_>, count: usize, flags: bool) {
     loop {
         cx.at(Site::Mem).await;
         if cx.w().qi.free_cnt as usize >= count + 2 {
+            cx.w().hist[cx.id as usize].queue_full = false;
             return;
         }
         if !logged {
-            cx.w().ev(Ev::QueueFull);
+            let mut w = cx.w();
+            w.ev(Ev::QueueFull);
+            w.hist[cx.id as usize].queue_full = true;
             logged = true;
         }
         cx.spin_unlock_irqrestore(Q_LOCK, flags).await;

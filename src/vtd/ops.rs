@@ -90,6 +90,11 @@ pub struct Config {
     /// Hardware quirk: waits aborted by ITE may still complete after ITE is cleared.
     #[serde(default)]
     pub stale_waits: bool,
+    /// The queue engine fetches everything it can before an ATS request can time out (an
+    /// injected ITE then waits for the fetch engine to be idle, as a real 60 s timeout would).
+    /// Off, fetch depth at ITE time is a free choice (spec pitfall 5).
+    #[serde(default)]
+    pub eager_fetch: bool,
 }
 
 impl Default for Config {
@@ -100,6 +105,7 @@ impl Default for Config {
             any_count: false,
             ats_timeout_ms: 60_000,
             stale_waits: false,
+            eager_fetch: false,
         }
     }
 }

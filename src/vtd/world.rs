@@ -294,6 +294,8 @@ pub struct Hist {
     pub waited_ats: bool,
     /// Device of the latest ITE during the call.
     pub ite_dev: Option<u8>,
+    /// Waiting for free slots (`free_cnt < count + 2`).
+    pub queue_full: bool,
 }
 
 impl HasMachine for Vtd {
@@ -466,6 +468,7 @@ impl Vtd {
 
     fn fault_enabled(&self, f: Fault) -> bool {
         match f {
+            Fault::Ite(_) if self.cfg.eager_fetch && self.hw.can_fetch() => false,
             Fault::Ite(d) => self.hw.inflight().iter().any(|x| {
                 x.desc.dev == d && matches!(x.phase, Phase::Sent { .. }) && x.desc.ty.is_ats()
             }),
@@ -618,6 +621,7 @@ impl Vtd {
                 let k = self.hw.inflight().iter().position(|x| {
                     x.desc.dev == d && x.desc.ty.is_ats() && matches!(x.phase, Phase::Sent { .. })
                 });
+                self.note_ite(d, false);
                 self.hw.ite(k.expect("enabled ITE has a request out"))
             }
             Fault::Iqe => {
@@ -681,16 +685,37 @@ impl Vtd {
         if ats_stuck || h.waited_ats {
             return "ats-timeout";
         }
+        if h.queue_full {
+            return self.why_queue_full();
+        }
         if c.func == "qi_submit_sync" && c.site == crate::sim::clock::Site::Relax {
             return self.why_wait_lost(cpu);
         }
         "spin"
     }
 
+    /// Why a CPU waiting for free slots cannot get them: `free_tail` stuck on a slot that no
+    /// live submission owns (leaked) or on one a live submission still holds.
+    fn why_queue_full(&self) -> &'static str {
+        let t = self.qi.free_tail as usize;
+        let reclaimable = match self.v.reclaim {
+            super::variants::Reclaim::FreeOnly => st::QI_FREE,
+            super::variants::Reclaim::DoneOrAbort => st::QI_DONE,
+        };
+        let owner = self.owner[t];
+        let owned = owner != 0 && self.subs.get(owner as usize).is_some_and(|s| s.live);
+        if !owned && self.qi.status[t] != reclaimable && self.qi.status[t] != st::QI_ABORT {
+            "queue-leak"
+        } else {
+            "queue-full"
+        }
+    }
+
     /// Why the wait a polling CPU waits for can never complete.
     fn why_wait_lost(&self, cpu: u8) -> &'static str {
         let sub = self.subs.iter().rev().find(|s| s.cpu == cpu && s.live);
-        let dropped = sub.is_some_and(|s| s.wait_dropped && self.qi.status[s.wait as usize] == st::QI_IN_USE);
+        let dropped =
+            sub.is_some_and(|s| s.wait_dropped && self.qi.status[s.wait as usize] == st::QI_IN_USE);
         if dropped && self.hw.fsts & hw::fsts::ITE == 0 {
             return match self.ite_clearer {
                 IteClearer::Walk => "ite-walk-missed-wait",
@@ -759,9 +784,12 @@ impl World for Vtd {
             Act::Answer(s) => {
                 let devs = self.hw.devs;
                 let i = self.hw.inflight().iter().position(|f| {
-                    f.slot == s && matches!(f.phase, Phase::Sent { .. }) && devs[f.desc.dev as usize].state == DevState::Ok
+                    f.slot == s
+                        && matches!(f.phase, Phase::Sent { .. })
+                        && devs[f.desc.dev as usize].state == DevState::Ok
                 });
-                self.hw.ats_answer(i.expect("enabled answer has a request out"))
+                self.hw
+                    .ats_answer(i.expect("enabled answer has a request out"))
             }
             Act::Timeout(s) => {
                 let now = self.m.now;

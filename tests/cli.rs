@@ -1,0 +1,173 @@
+//! The command line as a user meets it: every entry point given bad input answers with one line
+//! and exit code 2, never a panic or backtrace, and writes nothing; good input works.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("iommufuzz-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("binary runs")
+}
+
+fn assert_bad(o: &Output, what: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{what}: exit code; stderr {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{what}: {err}"
+    );
+    let lines = err.lines().filter(|l| !l.trim().is_empty()).count();
+    assert!(lines >= 1, "{what}: a reason is given");
+    assert!(
+        err.starts_with("iommufuzz: ") || err.starts_with("error:"),
+        "{what}: {err}"
+    );
+}
+
+fn crash(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crashes")
+        .join(name)
+        .join("scenario.json")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn bad_files_are_refused_with_one_line_and_exit_2() {
+    let d = tmp("bad");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("oversized", vec![7u8; 2 << 20]),
+        ("truncated.json", br#"{"model": "vtd", "variant": "linux-7.0", "con"#.to_vec()),
+        ("foreign.json", br#"{"hello": [1, 2, 3]}"#.to_vec()),
+        ("other-model.json", br#"{"model": "amd", "variant": "x", "config": {}, "cpus": [], "faults": [], "env": [], "decisions": [], "heal_at": 0}"#.to_vec()),
+    ];
+    for (name, bytes) in &cases {
+        let p = d.join(name);
+        std::fs::write(&p, bytes).expect("write");
+        let ps = p.display().to_string();
+        let o = run(&["replay", &ps]);
+        assert_bad(&o, name);
+        assert!(o.stdout.is_empty(), "{name}: nothing printed on stdout");
+        let out = d.join(format!("{name}.out.json"));
+        let o = run(&["convert", &ps, "--out", &out.display().to_string()]);
+        assert_bad(&o, name);
+        assert!(!out.exists(), "{name}: nothing written");
+    }
+    assert_bad(
+        &run(&["replay", &d.join("missing").display().to_string()]),
+        "missing file",
+    );
+    assert_bad(&run(&["replay", &d.display().to_string()]), "directory");
+}
+
+#[test]
+fn invalid_scenarios_and_flags_are_refused() {
+    let d = tmp("flags");
+    let f = crash("count0-reclaim-3cf74230c139");
+    let text = std::fs::read_to_string(&f).expect("crash file");
+    let bad_len = text.replace("\"qlen\": 8", "\"qlen\": 7");
+    let p = d.join("qlen.json");
+    std::fs::write(&p, bad_len).expect("write");
+    assert_bad(&run(&["replay", &p.display().to_string()]), "odd qlen");
+    let bad_label = text.replace("\"hw:fetch\"", "\"hw:teleport\"");
+    let p = d.join("label.json");
+    std::fs::write(&p, bad_label).expect("write");
+    assert_bad(&run(&["replay", &p.display().to_string()]), "unknown label");
+    assert_bad(
+        &run(&["replay", &f, "--variant", "linux-0.1"]),
+        "unknown variant",
+    );
+    assert_bad(
+        &run(&["replay", &f, "--disable", "nothing"]),
+        "unknown class",
+    );
+    assert_bad(
+        &run(&["replay", &f, "--suppressions", "/nonexistent/supp"]),
+        "missing suppressions",
+    );
+    assert_bad(
+        &run(&["explore", "--variant", "linux-7.0"]),
+        "explore without a bound",
+    );
+    assert_bad(
+        &run(&["explore", "--model", "nope", "--runs", "1"]),
+        "unknown model",
+    );
+    assert_bad(
+        &run(&["explore", "--runs", "1", "--until", "a:b"]),
+        "bad --until",
+    );
+    assert_bad(
+        &run(&["regress", &d.display().to_string()]),
+        "regress on a dir without reproducers",
+    );
+    assert_bad(&run(&["bench", "--runs", "0"]), "bench with no runs");
+    assert_bad(&run(&["frobnicate"]), "unknown subcommand");
+    assert_bad(&run(&[]), "no subcommand");
+}
+
+#[test]
+fn good_input_gives_the_documented_exit_codes() {
+    assert_eq!(run(&["list"]).status.code(), Some(0));
+    let f = crash("count0-reclaim-3cf74230c139");
+    let o = run(&["replay", &f]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "fails on the file's variant linux-5.8"
+    );
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        s.contains("verdict: VIOLATION slot-reuse")
+            && s.contains("CPU0")
+            && s.contains("reproduce: iommufuzz replay")
+    );
+    assert_eq!(
+        run(&["replay", &f, "--variant", "linux-6.12"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let d = tmp("good");
+    let out = d.join("x.json");
+    assert_eq!(
+        run(&["convert", &f, "--out", &out.display().to_string()])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["replay", &out.display().to_string()]).status.code(),
+        Some(1)
+    );
+    let o = run(&[
+        "explore",
+        "--variant",
+        "linux-5.8",
+        "--runs",
+        "3000",
+        "--seed",
+        "3",
+        "--out",
+        &d.display().to_string(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "exploration of a buggy variant finds something"
+    );
+    let written = std::fs::read_dir(&d).expect("dir").count();
+    assert!(written >= 3, "raw and JSON reproducers are written");
+}
