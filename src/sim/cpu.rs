@@ -94,10 +94,17 @@ pub struct Machine {
     pub now: Time,
     /// Bumped by every write to shared state; a spin that sees it unchanged is parked.
     pub version: u64,
+    /// Bumped by every change the model's enabled actions may depend on: shared state,
+    /// interrupt state, CPUs finishing or hanging.
+    pub epoch: u64,
     /// Owner CPU of each spinlock, or [`NO_OWNER`].
     pub locks: [u8; MAX_LOCKS],
     /// The CPU the executor is polling.
     pub current: u8,
+    /// Next virtual time the watchdogs sample.
+    pub wd_next: Time,
+    /// Some CPU has a soft-lockup report due (interrupts just came back on).
+    pub soft_due_any: bool,
 }
 
 impl Machine {
@@ -112,8 +119,11 @@ impl Machine {
             ncpus,
             now: 0,
             version: 0,
+            epoch: 0,
             locks: [NO_OWNER; MAX_LOCKS],
             current: 0,
+            wd_next: 0,
+            soft_due_any: false,
         };
         for c in m.cpus.iter_mut().skip(ncpus as usize) {
             c.run = Run::Done;
@@ -125,6 +135,7 @@ impl Machine {
     #[inline]
     pub fn touch(&mut self) {
         self.version = self.version.wrapping_add(1);
+        self.epoch = self.epoch.wrapping_add(1);
     }
 
     /// The CPUs of this run.
@@ -221,30 +232,41 @@ impl<'a, W: HasMachine> Cx<'a, W> {
 
     /// `local_irq_save()`: disables interrupts, returns whether they were already off.
     pub fn irq_save(&self) -> bool {
-        self.with_cpu(|c, now| {
-            let was = c.irqs_off;
-            if !was {
-                c.irqs_off = true;
-                c.irqs_off_since = now;
-            }
-            was
-        })
+        let mut w = self.cell.borrow_mut();
+        let m = w.machine_mut();
+        let now = m.now;
+        let c = &mut m.cpus[self.id as usize];
+        let was = c.irqs_off;
+        if !was {
+            c.irqs_off = true;
+            c.irqs_off_since = now;
+            m.epoch = m.epoch.wrapping_add(1);
+        }
+        was
     }
 
     /// `local_irq_restore(flags)`. Turning interrupts on delivers the pending watchdog hrtimer
     /// at once, so a CPU that has not scheduled for the soft-lockup threshold is due a report.
     pub fn irq_restore(&self, was_off: bool) {
-        self.with_cpu(|c, now| {
-            if c.irqs_off && !was_off {
-                if let Some(b) = c.busy_since {
-                    if now - b >= super::clock::SOFT_LOCKUP {
-                        c.soft_due = now - b;
-                        c.soft_func = c.func;
-                    }
+        let mut w = self.cell.borrow_mut();
+        let m = w.machine_mut();
+        let now = m.now;
+        let c = &mut m.cpus[self.id as usize];
+        let mut due = false;
+        if c.irqs_off && !was_off {
+            if let Some(b) = c.busy_since {
+                if now - b >= super::clock::SOFT_LOCKUP {
+                    c.soft_due = now - b;
+                    c.soft_func = c.func;
+                    due = true;
                 }
             }
-            c.irqs_off = was_off;
-        });
+        }
+        if c.irqs_off != was_off {
+            m.epoch = m.epoch.wrapping_add(1);
+        }
+        c.irqs_off = was_off;
+        m.soft_due_any |= due;
     }
 
     /// True when this CPU's interrupts are off.
@@ -320,10 +342,14 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     /// The loop this CPU is in can never exit (its exit condition depends only on local state
     /// that has been seen to cycle): the CPU spins here forever, holding what it holds.
     pub async fn hang(&self, reason: &'static str) {
-        self.with_cpu(|c, _| {
+        {
+            let mut w = self.cell.borrow_mut();
+            let m = w.machine_mut();
+            m.epoch = m.epoch.wrapping_add(1);
+            let c = &mut m.cpus[self.id as usize];
             c.run = Run::Hung;
             c.hang_reason = reason;
-        });
+        }
         std::future::pending::<()>().await
     }
 

@@ -18,6 +18,9 @@ use std::hash::Hash;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+/// Period at which the watchdog oracles sample the CPUs (far below their 10 s threshold).
+pub const WATCHDOG_TICK: Time = SEC / 4;
+
 /// Virtual cost of one model action (a hardware step, a device answer, an injected fault).
 pub const MODEL_STEP_COST: Time = 50;
 
@@ -68,6 +71,10 @@ pub enum End {
 #[derive(Debug)]
 pub struct Exec<A> {
     enabled: Vec<Step<A>>,
+    model: Vec<Step<A>>,
+    model_epoch: u64,
+    model_healing: bool,
+    model_deadline: Time,
     /// Every real decision taken (forced single choices are not recorded).
     pub log: Vec<Step<A>>,
     /// For each logged decision, the index chosen among the enabled steps: the byte that makes
@@ -87,6 +94,10 @@ impl<A> Default for Exec<A> {
     fn default() -> Self {
         Exec {
             enabled: Vec::with_capacity(64),
+            model: Vec::with_capacity(64),
+            model_epoch: u64::MAX,
+            model_healing: false,
+            model_deadline: 0,
             log: Vec::with_capacity(1024),
             picks: Vec::with_capacity(1024),
             heal_at: None,
@@ -138,6 +149,13 @@ fn advance<W: World>(w: &mut W, t: Time, ex: &mut Exec<W::Action>, o: &RunOpts) 
     let m = w.machine_mut();
     debug_assert!(t >= m.now, "time goes forward");
     m.now = t;
+    // The kernel's watchdogs sample periodically (hrtimer, NMI); so does the model: once per
+    // virtual-time tick, and at once when interrupts came back on with a soft lockup due.
+    if t < m.wd_next && !m.soft_due_any {
+        return false;
+    }
+    m.wd_next = t - t % WATCHDOG_TICK + WATCHDOG_TICK;
+    m.soft_due_any = false;
     let n = m.ncpus as usize;
     for cpu in 0..n {
         if let Some(mut v) = watchdog::check(w.machine_mut(), cpu) {
@@ -161,6 +179,7 @@ pub fn run<W: World, F: Future<Output = ()>>(
 ) -> End {
     ex.log.clear();
     ex.picks.clear();
+    ex.model_epoch = u64::MAX;
     ex.heal_at = None;
     ex.findings.clear();
     ex.steps = 0;
@@ -185,7 +204,7 @@ fn run_loop<W: World, F: Future<Output = ()>>(
             heal_start = Some(cell.borrow().machine().now);
             ex.heal_at = Some(ex.log.len());
         }
-        collect(&*cell.borrow(), healing, &mut ex.enabled);
+        collect(&*cell.borrow(), healing, ex);
         if ex.enabled.is_empty() {
             match idle(cell, ex, o) {
                 Some(end) => return end,
@@ -219,15 +238,27 @@ fn run_loop<W: World, F: Future<Output = ()>>(
     End::Violation
 }
 
-fn collect<W: World>(w: &W, healing: bool, out: &mut Vec<Step<W::Action>>) {
-    out.clear();
+/// Lists the enabled steps. The model's actions depend only on shared state, interrupt
+/// state, which CPUs run, the healing flag and timers; they are recomputed only when one of
+/// those changed (the machine's epoch, or a deadline passed), not after every read-only step.
+fn collect<W: World>(w: &W, healing: bool, ex: &mut Exec<W::Action>) {
     let m = w.machine();
+    let stale =
+        m.epoch != ex.model_epoch || healing != ex.model_healing || m.now >= ex.model_deadline;
+    if stale {
+        ex.model.clear();
+        w.actions(healing, &mut ex.model);
+        ex.model_epoch = m.epoch;
+        ex.model_healing = healing;
+        ex.model_deadline = w.next_deadline().unwrap_or(Time::MAX);
+    }
+    ex.enabled.clear();
     for i in 0..m.ncpus as usize {
         if cpu_enabled(m, i) {
-            out.push(Step::Cpu(i as u8));
+            ex.enabled.push(Step::Cpu(i as u8));
         }
     }
-    w.actions(healing, out);
+    ex.enabled.extend_from_slice(&ex.model);
 }
 
 /// Nothing is enabled: jump to the next timer, or end the run. `None` means continue.
@@ -265,6 +296,7 @@ fn idle<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> O
 fn finish<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> End {
     let mut w = cell.borrow_mut();
     let now = w.machine().now;
+    w.machine_mut().wd_next = 0;
     if advance(&mut *w, now, ex, o) {
         End::Violation
     } else {
@@ -313,7 +345,9 @@ fn perform<W: World, F: Future<Output = ()>>(
             }
             if let Poll::Ready(()) = cpus[c as usize].as_mut().poll(cx) {
                 let mut w = cell.borrow_mut();
-                let st = &mut w.machine_mut().cpus[c as usize];
+                let m = w.machine_mut();
+                m.epoch += 1;
+                let st = &mut m.cpus[c as usize];
                 st.run = Run::Done;
                 st.busy_since = None;
             }

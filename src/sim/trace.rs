@@ -1,7 +1,7 @@
 //! The event log every report is rendered from.
 //!
 //! Events are small `Copy` values pushed into a buffer reused across executions; rendering to
-//! text happens only when a report is printed. The trace hash (FNV-1a over every event) is the
+//! text happens only when a report is printed. The trace hash, kept as events are pushed, is the
 //! determinism check: the same input must give the same hash, in debug and release.
 
 use super::clock::Time;
@@ -42,6 +42,8 @@ pub struct Trace<E> {
     pub limit: usize,
     /// Events dropped after the limit was reached.
     pub dropped: u64,
+    /// Running hash of every event pushed, recorded or not.
+    running: u64,
 }
 
 impl<E: Copy + Hash> Trace<E> {
@@ -51,6 +53,7 @@ impl<E: Copy + Hash> Trace<E> {
             entries: Vec::with_capacity(limit.min(4096)),
             limit,
             dropped: 0,
+            running: Mix::SEED,
         }
     }
 
@@ -58,11 +61,17 @@ impl<E: Copy + Hash> Trace<E> {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.dropped = 0;
+        self.running = Mix::SEED;
     }
 
     /// Appends one event.
     #[inline]
     pub fn push(&mut self, t: Time, who: Actor, ev: E) {
+        let mut h = Mix(self.running);
+        t.hash(&mut h);
+        who.hash(&mut h);
+        ev.hash(&mut h);
+        self.running = h.0;
         if self.entries.len() < self.limit {
             self.entries.push(Entry { t, who, ev });
         } else {
@@ -70,37 +79,75 @@ impl<E: Copy + Hash> Trace<E> {
         }
     }
 
-    /// FNV-1a hash of every entry: equal traces give equal hashes.
+    /// Hash of every event of the run: equal traces give equal hashes, in debug and release.
     pub fn hash(&self) -> u64 {
-        let mut h = Fnv::default();
-        for e in &self.entries {
-            e.t.hash(&mut h);
-            e.who.hash(&mut h);
-            e.ev.hash(&mut h);
-        }
-        self.dropped.hash(&mut h);
-        h.finish()
+        self.running
     }
 }
 
-/// 64-bit FNV-1a: stable across builds and platforms, unlike `DefaultHasher`.
+/// A multiply-rotate mixer (the FxHash shape) fed integer by integer: stable across builds,
+/// unlike `DefaultHasher`, and cheap enough to run on every event.
 #[derive(Clone, Copy)]
-pub struct Fnv(u64);
+pub struct Mix(pub u64);
 
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+impl Mix {
+    /// Initial state.
+    pub const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 
-impl Hasher for Fnv {
+impl Hasher for Mix {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+            self.add(u64::from(*b));
         }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn write_isize(&mut self, i: isize) {
+        self.add(i as u64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_depends_on_every_event_and_resets() {
+        let mut a = Trace::<u8>::new(1);
+        let mut b = Trace::<u8>::new(8);
+        a.push(1, Actor::Hw, 3);
+        b.push(1, Actor::Hw, 3);
+        assert_eq!(a.hash(), b.hash());
+        a.push(2, Actor::Cpu(0), 4);
+        assert_eq!(
+            a.dropped, 1,
+            "over the limit events are counted, not stored"
+        );
+        b.push(2, Actor::Cpu(1), 4);
+        assert_ne!(a.hash(), b.hash());
+        a.clear();
+        assert_eq!(a.hash(), Mix::SEED);
     }
 }

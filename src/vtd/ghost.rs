@@ -21,9 +21,10 @@ impl Vtd {
             .clone()
             .any(|f| f.desc.ty == DescType::Wait && f.desc.sw && f.desc.status == slot);
         let l = self.qlen();
-        let queued = (0..l).any(|s| {
-            let d = self.hw.ring[s as usize];
-            self.hw.unfetched(s) && d.ty == DescType::Wait && d.sw && d.status == slot
+        let pending = (self.hw.iqt + l - self.hw.iqh) % l;
+        let queued = (0..pending).any(|k| {
+            let d = self.hw.ring[((self.hw.iqh + k) % l) as usize];
+            d.ty == DescType::Wait && d.sw && d.status == slot
         });
         in_hw || queued
     }

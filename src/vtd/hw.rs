@@ -377,6 +377,35 @@ impl Iq {
         })
     }
 
+    /// Bit i set when inflight entry i may execute now: [`Iq::may_execute`] for every entry in
+    /// one pass, carrying what is still pending ahead of each entry.
+    pub fn ready_mask(&self) -> u32 {
+        let (mut all_done, mut ctx, mut iotlb_iec, mut fence) = (true, false, false, false);
+        let mut mask = 0u32;
+        for (i, p) in self.inflight().iter().enumerate() {
+            let t = p.desc.ty;
+            let ok = match t {
+                DescType::Wait => all_done,
+                x if x.is_iotlb() => !fence && !ctx,
+                x if x.is_ats() => !fence && !iotlb_iec,
+                _ => !fence,
+            };
+            if ok && p.phase == Phase::Queued {
+                mask |= 1 << i;
+            }
+            if p.phase != Phase::Done {
+                all_done = false;
+                ctx |= t.is_ctx();
+                iotlb_iec |= t.is_iotlb() || t == DescType::Iec;
+                fence |= t == DescType::Wait && p.desc.fence;
+            }
+        }
+        debug_assert!(
+            (0..self.ninflight as usize).all(|i| self.may_execute(i) == (mask >> i & 1 == 1))
+        );
+        mask
+    }
+
     /// Execute step for inflight entry `i`.
     pub fn execute(&mut self, i: usize) -> Effect {
         assert!(

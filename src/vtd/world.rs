@@ -283,6 +283,8 @@ pub struct Vtd {
     pub hist: [Hist; crate::sim::MAX_CPUS],
     /// Who cleared ITE last.
     pub ite_clearer: IteClearer,
+    /// Shared-state version the invariants were last checked at.
+    pub checked_version: u64,
 }
 
 /// What a CPU's latest `qi_submit_sync` call went through.
@@ -335,6 +337,7 @@ impl Vtd {
             prints: 0,
             hist: [Hist::default(); crate::sim::MAX_CPUS],
             ite_clearer: IteClearer::None,
+            checked_version: u64::MAX,
         };
         w.hw.stale_waits = cfg.stale_waits;
         w
@@ -365,6 +368,7 @@ impl Vtd {
         self.prints = 0;
         self.hist = [Hist::default(); crate::sim::MAX_CPUS];
         self.ite_clearer = IteClearer::None;
+        self.checked_version = u64::MAX;
     }
 
     /// Ring length.
@@ -498,9 +502,10 @@ impl Vtd {
             out.push(Step::Model(Act::Fetch));
         }
         let now = self.m.now;
+        let ready = self.hw.ready_mask();
         for (i, f) in self.hw.inflight().iter().enumerate() {
             match f.phase {
-                Phase::Queued if self.hw.may_execute(i) => out.push(Step::Model(Act::Exec(f.slot))),
+                Phase::Queued if ready >> i & 1 == 1 => out.push(Step::Model(Act::Exec(f.slot))),
                 Phase::Sent { deadline } => {
                     let dev = self.hw.devs[f.desc.dev as usize];
                     if dev.state == DevState::Ok && self.hw.tes {
@@ -755,19 +760,25 @@ impl World for Vtd {
         if healing {
             return;
         }
+        // One step per distinct unused listed fault or event: two identical entries are one
+        // action until the first of them fires.
         for i in 0..MAX_EVENTS {
-            if let Some(f) = self.faults[i] {
-                let fresh = self.faults_used & (1 << i) == 0;
-                let dup = self.faults[..i].contains(&Some(f));
-                if fresh && !dup && self.fault_enabled(f) {
-                    out.push(Step::Model(Act::Inject(f)));
+            if self.faults_used & (1 << i) == 0 {
+                if let Some(f) = self.faults[i] {
+                    let dup = (0..i)
+                        .any(|j| self.faults[j] == Some(f) && self.faults_used & (1 << j) == 0);
+                    if !dup && self.fault_enabled(f) {
+                        out.push(Step::Model(Act::Inject(f)));
+                    }
                 }
             }
-            if let Some(e) = self.env[i] {
-                let fresh = self.env_used & (1 << i) == 0;
-                let dup = self.env[..i].contains(&Some(e));
-                if fresh && !dup && self.env_enabled(e) {
-                    out.push(Step::Model(Act::Env(e)));
+            if self.env_used & (1 << i) == 0 {
+                if let Some(e) = self.env[i] {
+                    let dup =
+                        (0..i).any(|j| self.env[j] == Some(e) && self.env_used & (1 << j) == 0);
+                    if !dup && self.env_enabled(e) {
+                        out.push(Step::Model(Act::Env(e)));
+                    }
                 }
             }
         }
@@ -831,6 +842,11 @@ impl World for Vtd {
         if let Some(v) = self.pending.take() {
             return Some(v);
         }
+        // Invariants can only break when shared state was written.
+        if self.m.version == self.checked_version {
+            return None;
+        }
+        self.checked_version = self.m.version;
         let r = self.hw.check().and_then(|_| self.check_driver());
         r.err().map(|why| Violation {
             class: Class::QueueIntegrity,
