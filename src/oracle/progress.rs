@@ -16,18 +16,21 @@ fn blame(c: &CpuState) -> u8 {
     }
 }
 
-fn culprit(m: &Machine) -> usize {
+/// The CPU to report: the most stuck one, and among equals one that is not merely a victim of
+/// another (a CPU waiting for queue space the stuck one holds).
+fn culprit(m: &Machine, victim: &dyn Fn(u8) -> bool) -> usize {
+    let score = |i: usize| 2 * u16::from(blame(&m.cpus[i])) + u16::from(!victim(i as u8));
     let mut best = 0;
-    for (i, c) in m.cpus().iter().enumerate() {
-        if blame(c) > blame(&m.cpus[best]) {
+    for i in 1..m.cpus().len() {
+        if score(i) > score(best) {
             best = i;
         }
     }
     best
 }
 
-fn lockup(m: &Machine, what: &str, cause: &dyn Fn(u8) -> &'static str) -> Violation {
-    let i = culprit(m);
+fn lockup(m: &Machine, what: &str, cause: &dyn Fn(u8) -> (&'static str, bool)) -> Violation {
+    let i = culprit(m, &|c| cause(c).1);
     let c = &m.cpus[i];
     let class = if c.irqs_off {
         Class::HardLockup
@@ -62,19 +65,20 @@ fn lockup(m: &Machine, what: &str, cause: &dyn Fn(u8) -> &'static str) -> Violat
         class,
         cpu: Some(i as u8),
         func: c.func.to_string(),
-        cause: cause(i as u8).to_string(),
+        cause: cause(i as u8).0.to_string(),
         time: m.now,
         msg: format!("{what}: cpu{i} {how} ({irq}{held})"),
     }
 }
 
 /// No step is enabled and no timer is pending, yet some CPU has not returned.
-pub fn stuck(m: &Machine, cause: impl Fn(u8) -> &'static str) -> Violation {
+/// `cause(cpu)` gives the signature cause and whether the CPU only waits on another.
+pub fn stuck(m: &Machine, cause: impl Fn(u8) -> (&'static str, bool)) -> Violation {
     lockup(m, "no progress possible", &cause)
 }
 
 /// The run's step or virtual-time budget is spent while some CPU has not returned.
-pub fn budget(m: &Machine, why: &str, cause: impl Fn(u8) -> &'static str) -> Violation {
+pub fn budget(m: &Machine, why: &str, cause: impl Fn(u8) -> (&'static str, bool)) -> Violation {
     lockup(m, why, &cause)
 }
 
@@ -93,7 +97,7 @@ mod tests {
         m.cpus[1].hang_reason = "walk";
         m.locks[0] = 1;
         m.cpus[2].run = Run::Done;
-        let v = stuck(&m, |_| "odd-walk");
+        let v = stuck(&m, |_| ("odd-walk", false));
         assert_eq!(v.class, Class::HardLockup);
         assert_eq!(v.cpu, Some(1));
         assert!(v.msg.contains("holding lock 0"), "{}", v.msg);
@@ -104,6 +108,6 @@ mod tests {
     fn irqs_on_spinner_is_a_soft_lockup() {
         let mut m = Machine::new(1);
         m.cpus[0].site = Site::Relax;
-        assert_eq!(stuck(&m, |_| "").class, Class::SoftLockup);
+        assert_eq!(stuck(&m, |_| ("", false)).class, Class::SoftLockup);
     }
 }

@@ -25,7 +25,9 @@ pub fn check(m: &mut Machine, cpu: usize) -> Option<Violation> {
                 busy / SEC,
                 c.soft_func
             );
-            return Some(mk(Class::WatchdogSoftLockup, cpu, c.soft_func, now, msg));
+            let mut v = mk(Class::WatchdogSoftLockup, cpu, c.soft_func, now, msg);
+            v.cause = "due".into();
+            return Some(v);
         }
     }
     if c.run == Run::Done {

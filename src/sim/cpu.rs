@@ -56,6 +56,8 @@ pub struct CpuState {
     pub soft_due: Time,
     /// Kernel function at the moment `soft_due` was set.
     pub soft_func: &'static str,
+    /// The model's cause at the moment `soft_due` was set.
+    pub soft_cause: &'static str,
 }
 
 impl CpuState {
@@ -73,6 +75,7 @@ impl CpuState {
         reported: 0,
         soft_due: 0,
         soft_func: "",
+        soft_cause: "",
     };
 
     /// True when the CPU can neither run nor be woken by a change of shared state.
@@ -158,6 +161,10 @@ pub trait HasMachine {
     fn machine(&self) -> &Machine;
     /// The machine, mutably.
     fn machine_mut(&mut self) -> &mut Machine;
+    /// Why `cpu` waits, as a signature field (see `World::cause`).
+    fn why_waiting(&self, _cpu: u8) -> &'static str {
+        ""
+    }
 }
 
 /// A yield point: pending once, then ready.
@@ -249,6 +256,7 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     /// at once, so a CPU that has not scheduled for the soft-lockup threshold is due a report.
     pub fn irq_restore(&self, was_off: bool) {
         let mut w = self.cell.borrow_mut();
+        let cause = w.why_waiting(self.id);
         let m = w.machine_mut();
         let now = m.now;
         let c = &mut m.cpus[self.id as usize];
@@ -258,6 +266,7 @@ impl<'a, W: HasMachine> Cx<'a, W> {
                 if now - b >= super::clock::SOFT_LOCKUP {
                     c.soft_due = now - b;
                     c.soft_func = c.func;
+                    c.soft_cause = cause;
                     due = true;
                 }
             }

@@ -38,6 +38,10 @@ pub trait World: HasMachine {
     fn check(&mut self) -> Option<Violation>;
     /// Why `cpu` waits (a signature field: `ats-timeout`, `odd-walk`, ...).
     fn cause(&self, cpu: u8) -> &'static str;
+    /// True when `cpu` only waits for something another CPU holds (reported after the holder).
+    fn victim(&self, _cpu: u8) -> bool {
+        false
+    }
 }
 
 /// Bounds on one execution.
@@ -158,8 +162,14 @@ fn advance<W: World>(w: &mut W, t: Time, ex: &mut Exec<W::Action>, o: &RunOpts) 
     m.soft_due_any = false;
     let n = m.ncpus as usize;
     for cpu in 0..n {
+        let due_cause = w.machine().cpus[cpu].soft_cause;
         if let Some(mut v) = watchdog::check(w.machine_mut(), cpu) {
-            v.cause = w.cause(cpu as u8).to_string();
+            v.cause = if v.cause == "due" {
+                due_cause
+            } else {
+                w.cause(cpu as u8)
+            }
+            .to_string();
             if ex.findings.file(v, o.mask, o.sup) {
                 return true;
             }
@@ -232,7 +242,8 @@ fn run_loop<W: World, F: Future<Output = ()>>(
         }
     }
     let v = progress::budget(cell.borrow().machine(), "step budget exhausted", |c| {
-        cell.borrow().cause(c)
+        let w = cell.borrow();
+        (w.cause(c), w.victim(c))
     });
     ex.findings.file(v, o.mask, o.sup);
     End::Violation
@@ -280,7 +291,7 @@ fn idle<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> O
             None
         }
         None => {
-            let v = progress::stuck(w.machine(), |c| w.cause(c));
+            let v = progress::stuck(w.machine(), |c| (w.cause(c), w.victim(c)));
             ex.findings.file(v, o.mask, o.sup);
             Some(if ex.findings.violation.is_some() {
                 End::Violation
@@ -317,7 +328,7 @@ fn over_budget<W: World>(
     let v = progress::budget(
         w.machine(),
         "virtual-time budget of the healing phase spent",
-        |c| w.cause(c),
+        |c| (w.cause(c), w.victim(c)),
     );
     ex.findings.file(v, o.mask, o.sup);
     true

@@ -307,6 +307,9 @@ impl HasMachine for Vtd {
     fn machine_mut(&mut self) -> &mut Machine {
         &mut self.m
     }
+    fn why_waiting(&self, cpu: u8) -> &'static str {
+        self.why(cpu)
+    }
 }
 
 impl Vtd {
@@ -680,23 +683,44 @@ impl Vtd {
                 && (self.hw.devs[f.desc.dev as usize].state != DevState::Ok || !self.hw.tes)
         });
         let h = self.hist[cpu as usize];
-        if h.restarts > 0 {
-            return match h.ite_dev.map(|d| self.hw.devs[d as usize]) {
-                Some(d) if !d.present() => "ite-retry-absent",
-                Some(d) if d.state == DevState::Hung => "ite-retry-hung",
-                _ => "ite-retry",
+        let retry = match h.ite_dev.map(|d| self.hw.devs[d as usize]) {
+            _ if !self.hw.tes => "ite-retry-te-off",
+            Some(d) if !d.present() => "ite-retry-absent",
+            Some(d) if d.state == DevState::Hung => "ite-retry-hung",
+            _ => "ite-retry",
+        };
+        // An ATS request that can never be answered explains any wait first.
+        // A retry against an endpoint that answers again is the protocol working: the long
+        // wait is the accepted ATS timeout, not a retry loop.
+        if h.queue_full {
+            // Space held by a submission whose device-TLB invalidation is timing out is the
+            // accepted ATS wait seen from another CPU.
+            return if ats_stuck {
+                "ats-timeout"
+            } else {
+                self.why_queue_full()
             };
         }
         if ats_stuck || h.waited_ats {
-            return "ats-timeout";
+            return if h.restarts > 0 && retry != "ite-retry" {
+                retry
+            } else {
+                "ats-timeout"
+            };
         }
-        if h.queue_full {
-            return self.why_queue_full();
+        let polling = c.func == "qi_submit_sync" && c.site == crate::sim::clock::Site::Relax;
+        let lost = if polling {
+            self.why_wait_lost(cpu)
+        } else {
+            "spin"
+        };
+        if lost != "wait-lost" && lost != "spin" {
+            return lost;
         }
-        if c.func == "qi_submit_sync" && c.site == crate::sim::clock::Site::Relax {
-            return self.why_wait_lost(cpu);
+        if h.restarts > 0 {
+            return retry;
         }
-        "spin"
+        lost
     }
 
     /// Why a CPU waiting for free slots cannot get them: `free_tail` stuck on a slot that no
@@ -860,5 +884,9 @@ impl World for Vtd {
 
     fn cause(&self, cpu: u8) -> &'static str {
         self.why(cpu)
+    }
+
+    fn victim(&self, cpu: u8) -> bool {
+        self.hist[cpu as usize].queue_full
     }
 }
