@@ -2,9 +2,9 @@
 //! everything that cannot be read.
 
 use crate::sim::choice::Step;
+use crate::vtd::label::Act;
 use crate::vtd::scenario::{decode, Scenario, ScenarioFile, Source};
 use crate::vtd::variants::{self, Variant};
-use crate::vtd::world::Act;
 use std::path::Path;
 
 /// Largest input accepted (libFuzzer's default -max_len is far below this).

@@ -6,9 +6,10 @@
 
 use super::driver::{cpu_main, QI_MAX_BATCHED_DESC_COUNT};
 use super::hw::MAX_DEVS;
+use super::label::{parse_step, step_label, Act};
 use super::ops::{Config, EnvEvent, Fault, Inv, Op, Program};
 use super::variants::{self, Variant};
-use super::world::{parse_step, step_label, Act, Vtd, MAX_EVENTS};
+use super::world::{Vtd, MAX_EVENTS};
 use crate::oracle::{OracleMask, Suppressions, Violation};
 use crate::sim::choice::{Bytes, Decide, Replay, Step};
 use crate::sim::cpu::Cx;

@@ -2,15 +2,15 @@
 //! ghost state for the oracles, the trace, and the labelled actions the executor chooses among.
 
 use super::hw::{self, DevState, Effect, Iq, Phase, MAX_L};
+use super::label::Act;
 use super::ops::{Config, EnvEvent, Fault};
 use super::variants::Variant;
 use crate::oracle::{Class, Violation};
 use crate::sim::choice::Step;
 use crate::sim::clock::{Time, MS};
-use crate::sim::cpu::{HasMachine, Machine, Run};
+use crate::sim::cpu::{HasMachine, Machine};
 use crate::sim::executor::World;
 use crate::sim::trace::{Actor, Trace};
-use std::fmt;
 
 /// `desc_status[]` values.
 pub mod st {
@@ -161,94 +161,6 @@ pub struct Snap {
     pub status: u64,
 }
 
-/// A labelled model action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Act {
-    /// Fetch the descriptor at IQH.
-    Fetch,
-    /// Execute the fetched descriptor of this slot (a wait: its status write lands).
-    Exec(u16),
-    /// The endpoint answers the ATS request of this slot.
-    Answer(u16),
-    /// The ATS completion timer of this slot's request fires.
-    Timeout(u16),
-    /// A late answer to a timed-out request arrives from this device (ICE).
-    LateAnswer(u8),
-    /// Quirk: a wait aborted by ITE completes after all (its slot).
-    Stale(u16),
-    /// `dmar_fault()` runs on this CPU.
-    Irq(u8),
-    /// Inject a listed fault.
-    Inject(Fault),
-    /// Fire a listed environment event.
-    Env(EnvEvent),
-}
-
-impl fmt::Display for Act {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Act::Fetch => write!(f, "hw:fetch"),
-            Act::Exec(s) => write!(f, "hw:exec {s}"),
-            Act::Answer(s) => write!(f, "dev:answer {s}"),
-            Act::Timeout(s) => write!(f, "hw:timeout {s}"),
-            Act::LateAnswer(d) => write!(f, "dev{d}:late-answer"),
-            Act::Stale(s) => write!(f, "hw:stale-wait {s}"),
-            Act::Irq(c) => write!(f, "irq:dmar_fault cpu{c}"),
-            Act::Inject(Fault::Ite(d)) => write!(f, "fault:ite dev{d}"),
-            Act::Inject(Fault::Iqe) => write!(f, "fault:iqe"),
-            Act::Inject(Fault::Ice(d)) => write!(f, "fault:ice dev{d}"),
-            Act::Env(EnvEvent::Hang(d)) => write!(f, "env:hang dev{d}"),
-            Act::Env(EnvEvent::Recover(d)) => write!(f, "env:recover dev{d}"),
-            Act::Env(EnvEvent::Remove(d)) => write!(f, "env:remove dev{d}"),
-            Act::Env(EnvEvent::LinkDown(d)) => write!(f, "env:link-down dev{d}"),
-        }
-    }
-}
-
-fn num<T: std::str::FromStr>(s: &str, prefix: &str) -> Option<T> {
-    s.strip_prefix(prefix)?.parse().ok()
-}
-
-/// Parses a step label (`cpu1`, `hw:fetch`, `fault:ite dev0`, ...).
-pub fn parse_step(s: &str) -> Option<Step<Act>> {
-    if let Some(c) = num::<u8>(s, "cpu") {
-        return Some(Step::Cpu(c));
-    }
-    let (a, b) = s.split_once(' ').unwrap_or((s, ""));
-    let act = match a {
-        "hw:fetch" => Act::Fetch,
-        "hw:exec" => Act::Exec(b.parse().ok()?),
-        "dev:answer" => Act::Answer(b.parse().ok()?),
-        "hw:timeout" => Act::Timeout(b.parse().ok()?),
-        "hw:stale-wait" => Act::Stale(b.parse().ok()?),
-        "irq:dmar_fault" => Act::Irq(num(b, "cpu")?),
-        "fault:ite" => Act::Inject(Fault::Ite(num(b, "dev")?)),
-        "fault:iqe" => Act::Inject(Fault::Iqe),
-        "fault:ice" => Act::Inject(Fault::Ice(num(b, "dev")?)),
-        "env:hang" => Act::Env(EnvEvent::Hang(num(b, "dev")?)),
-        "env:recover" => Act::Env(EnvEvent::Recover(num(b, "dev")?)),
-        "env:remove" => Act::Env(EnvEvent::Remove(num(b, "dev")?)),
-        "env:link-down" => Act::Env(EnvEvent::LinkDown(num(b, "dev")?)),
-        x => {
-            let d = x
-                .strip_prefix("dev")?
-                .strip_suffix(":late-answer")?
-                .parse()
-                .ok()?;
-            Act::LateAnswer(d)
-        }
-    };
-    Some(Step::Model(act))
-}
-
-/// Renders a step label.
-pub fn step_label(s: &Step<Act>) -> String {
-    match s {
-        Step::Cpu(c) => format!("cpu{c}"),
-        Step::Model(a) => a.to_string(),
-    }
-}
-
 /// The world of one VT-d run.
 pub struct Vtd {
     /// Machine: CPUs, locks, clock.
@@ -315,22 +227,20 @@ impl HasMachine for Vtd {
 impl Vtd {
     /// A fresh world.
     pub fn new(v: &'static Variant, cfg: Config, ncpus: u8) -> Self {
-        let mut subs = Vec::with_capacity(64);
-        subs.push(Sub::default());
         let mut w = Vtd {
             m: Machine::new(ncpus),
-            hw: Iq::new(cfg.qlen, cfg.ndevs, u64::from(cfg.ats_timeout_ms) * MS),
+            hw: Iq::new(cfg.qlen, cfg.ndevs, 0),
             qi: QInval {
                 status: [0; MAX_L],
                 free_head: 0,
                 free_tail: 0,
-                free_cnt: cfg.qlen,
+                free_cnt: 0,
                 gcmd_te: true,
             },
             v,
             cfg,
             owner: [0; MAX_L],
-            subs,
+            subs: Vec::with_capacity(64),
             trace: Trace::new(1 << 16),
             faults: [None; MAX_EVENTS],
             faults_used: 0,
@@ -342,7 +252,7 @@ impl Vtd {
             ite_clearer: IteClearer::None,
             checked_version: u64::MAX,
         };
-        w.hw.stale_waits = cfg.stale_waits;
+        w.reset(v, cfg, ncpus);
         w
     }
 
@@ -361,7 +271,8 @@ impl Vtd {
         self.v = v;
         self.cfg = cfg;
         self.owner = [0; MAX_L];
-        self.subs.truncate(1);
+        self.subs.clear();
+        self.subs.push(Sub::default());
         self.trace.clear();
         self.faults = [None; MAX_EVENTS];
         self.faults_used = 0;
@@ -670,108 +581,6 @@ impl Vtd {
             return Err("free_cnt disagrees with [free_tail, free_head)");
         }
         Ok(())
-    }
-
-    /// Why `cpu` is waiting, as a stable signature field.
-    fn why(&self, cpu: u8) -> &'static str {
-        let c = &self.m.cpus[cpu as usize];
-        if c.run == Run::Hung {
-            return c.hang_reason_code();
-        }
-        let ats_stuck = self.hw.inflight().iter().any(|f| {
-            matches!(f.phase, Phase::Sent { .. })
-                && (self.hw.devs[f.desc.dev as usize].state != DevState::Ok || !self.hw.tes)
-        });
-        let h = self.hist[cpu as usize];
-        let retry = match h.ite_dev.map(|d| self.hw.devs[d as usize]) {
-            _ if !self.hw.tes => "ite-retry-te-off",
-            Some(d) if !d.present() => "ite-retry-absent",
-            Some(d) if d.state == DevState::Hung => "ite-retry-hung",
-            _ => "ite-retry",
-        };
-        // An ATS request that can never be answered explains any wait first.
-        // A retry against an endpoint that answers again is the protocol working: the long
-        // wait is the accepted ATS timeout, not a retry loop.
-        if h.queue_full {
-            // Space held by a submission whose device-TLB invalidation is timing out is the
-            // accepted ATS wait seen from another CPU.
-            return if ats_stuck {
-                "ats-timeout"
-            } else {
-                self.why_queue_full()
-            };
-        }
-        if ats_stuck || h.waited_ats {
-            return if h.restarts > 0 && retry != "ite-retry" {
-                retry
-            } else {
-                "ats-timeout"
-            };
-        }
-        let polling = c.func == "qi_submit_sync" && c.site == crate::sim::clock::Site::Relax;
-        let lost = if polling {
-            self.why_wait_lost(cpu)
-        } else {
-            "spin"
-        };
-        if lost != "wait-lost" && lost != "spin" {
-            return lost;
-        }
-        if h.restarts > 0 {
-            return retry;
-        }
-        lost
-    }
-
-    /// Why a CPU waiting for free slots cannot get them: `free_tail` stuck on a slot that no
-    /// live submission owns (leaked) or on one a live submission still holds.
-    fn why_queue_full(&self) -> &'static str {
-        let t = self.qi.free_tail as usize;
-        let reclaimable = match self.v.reclaim {
-            super::variants::Reclaim::FreeOnly => st::QI_FREE,
-            super::variants::Reclaim::DoneOrAbort => st::QI_DONE,
-        };
-        let owner = self.owner[t];
-        let owned = owner != 0 && self.subs.get(owner as usize).is_some_and(|s| s.live);
-        if !owned && self.qi.status[t] != reclaimable && self.qi.status[t] != st::QI_ABORT {
-            "queue-leak"
-        } else {
-            "queue-full"
-        }
-    }
-
-    /// Why the wait a polling CPU waits for can never complete.
-    fn why_wait_lost(&self, cpu: u8) -> &'static str {
-        let sub = self.subs.iter().rev().find(|s| s.cpu == cpu && s.live);
-        let dropped =
-            sub.is_some_and(|s| s.wait_dropped && self.qi.status[s.wait as usize] == st::QI_IN_USE);
-        if dropped && self.hw.fsts & hw::fsts::ITE == 0 {
-            return match self.ite_clearer {
-                IteClearer::Walk => "ite-walk-missed-wait",
-                IteClearer::Direct => "ite-cleared-unmarked",
-                IteClearer::Irq => "ite-cleared-by-irq",
-                IteClearer::None => "wait-dropped",
-            };
-        }
-        if self.hw.fsts & hw::fsts::IQE != 0 {
-            return "iqe-unrepaired";
-        }
-        "wait-lost"
-    }
-}
-
-/// Short codes for the reasons `Cx::hang` is given.
-trait HangCode {
-    fn hang_reason_code(&self) -> &'static str;
-}
-
-impl HangCode for crate::sim::cpu::CpuState {
-    fn hang_reason_code(&self) -> &'static str {
-        if self.hang_reason.contains("walk") {
-            "ite-walk-endless"
-        } else {
-            "hung"
-        }
     }
 }
 
