@@ -2,6 +2,7 @@
 //! submits to it (drivers/iommu/intel/dmar.c), named kernel variants, and the scenario encoding.
 
 pub mod driver;
+pub mod encode;
 pub mod ghost;
 pub mod hw;
 pub mod ops;
