@@ -54,6 +54,12 @@ fn checked_in_corpus_is_what_the_generator_writes() {
             if any { " --any" } else { "" }
         );
     }
+    let dict = std::fs::read_to_string(root().join("fuzz/vtd.dict")).unwrap();
+    assert_eq!(
+        dict,
+        corpus::dict(),
+        "fuzz/vtd.dict is stale: run `iommufuzz corpus --out corpus/vtd --dict fuzz/vtd.dict`"
+    );
 }
 
 #[test]

@@ -219,8 +219,29 @@ pub fn build(r: &mut Runner, newest: &'static Variant, any: bool) -> Vec<(String
     out
 }
 
+/// A libFuzzer/AFL dictionary: the head (configuration, programs, faults, events) of every seed,
+/// so a mutation can splice a whole meaningful scenario in front of any decision stream.
+pub fn dict() -> String {
+    let mut s = String::from(
+        "# Scenario heads of the seed corpus, written by `iommufuzz corpus --dict`.\n\
+         # Each token decodes to the named seed's CPUs, operations, faults and events.\n",
+    );
+    for sp in specs() {
+        let head = encode::encode_head(&sp.sc).expect("seeds are raw-expressible");
+        let hex: String = head.iter().map(|b| format!("\\x{b:02x}")).collect();
+        s.push_str(&format!("{}=\"{hex}\"\n", sp.name.replace('-', "_")));
+    }
+    s
+}
+
 /// `iommufuzz corpus --out DIR`.
-pub fn corpus(out: &Path, any: bool, variant: Option<&str>, o: &OracleArgs) -> Result<i32, Usage> {
+pub fn corpus(
+    out: &Path,
+    any: bool,
+    variant: Option<&str>,
+    dict_out: Option<&Path>,
+    o: &OracleArgs,
+) -> Result<i32, Usage> {
     let var = super::input::variant(variant, None)?;
     let mut r = super::runner(o)?;
     if out.exists() && !out.is_dir() {
@@ -231,6 +252,9 @@ pub fn corpus(out: &Path, any: bool, variant: Option<&str>, o: &OracleArgs) -> R
     for (name, bytes) in &seeds {
         let p = out.join(name);
         std::fs::write(&p, bytes).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
+    }
+    if let Some(d) = dict_out {
+        std::fs::write(d, dict()).map_err(|e| Usage(format!("{}: {e}", d.display())))?;
     }
     println!(
         "wrote {} seeds to {} ({})",

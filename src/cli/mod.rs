@@ -94,6 +94,9 @@ pub enum Cmd {
         /// Variant the seeds must pass on (default: the newest upstream).
         #[arg(long, conflicts_with = "any")]
         variant: Option<String>,
+        /// Also write the libFuzzer/AFL dictionary (scenario heads of the seeds) here.
+        #[arg(long)]
+        dict: Option<PathBuf>,
         /// Oracle options.
         #[command(flatten)]
         oracle: OracleArgs,
@@ -200,8 +203,9 @@ pub fn main() -> i32 {
             out,
             any,
             variant,
+            dict,
             oracle,
-        } => corpus::corpus(&out, any, variant.as_deref(), &oracle),
+        } => corpus::corpus(&out, any, variant.as_deref(), dict.as_deref(), &oracle),
         Cmd::Triage {
             dir,
             variant,
