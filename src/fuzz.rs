@@ -4,7 +4,9 @@
 //! Configuration comes from the environment, because engines pass no arguments to a target:
 //! - `IOMMUFUZZ_VARIANT`: variant the `vtd` target runs (default: the newest upstream).
 //! - `IOMMUFUZZ_SUPPRESSIONS`: a suppressions file (`class:function:cause` per line) added to
-//!   the built-in ones; matching violations do not crash.
+//!   the built-in ones; matching violations do not crash. When it is unset, a file named
+//!   `iommufuzz.supp` next to the fuzz binary is used if there is one: OSS-Fuzz and
+//!   ClusterFuzzLite cannot set environment variables, but ship every file of `$OUT`.
 //! - `IOMMUFUZZ_ONLY`: crash only on violations matching these signatures (same syntax, `;` or
 //!   newline separated); time-to-bug measurements use it to wait for one particular bug.
 //!
@@ -40,9 +42,15 @@ fn config_error(msg: String) -> ! {
 impl Target {
     /// Reads the configuration from the environment (see the module documentation).
     pub fn from_env() -> Self {
+        let beside = std::env::current_exe()
+            .ok()
+            .map(|p| p.with_file_name("iommufuzz.supp"))
+            .filter(|p| p.is_file())
+            .map(|p| p.to_string_lossy().to_string());
+        let supp = std::env::var(ENV_SUPPRESSIONS).ok().or(beside);
         Self::configure(
             std::env::var(ENV_VARIANT).ok().as_deref(),
-            std::env::var(ENV_SUPPRESSIONS).ok().as_deref(),
+            supp.as_deref(),
             std::env::var(ENV_ONLY).ok().as_deref(),
         )
         .unwrap_or_else(|e| config_error(e))
