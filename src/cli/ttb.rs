@@ -239,7 +239,7 @@ pub fn summary(times: &[Option<Duration>], budget: f64) -> String {
     let med = all.get(n / 2).copied().unwrap_or(f64::INFINITY);
     let f = |x: f64| {
         if x.is_finite() {
-            format!("{x:.2}")
+            format!("{x:.3}")
         } else {
             format!(">{budget:.0}")
         }
@@ -330,7 +330,7 @@ mod tests {
     fn summary_counts_misses_as_beyond_the_budget() {
         let s = |x: f64| Some(Duration::from_secs_f64(x));
         let row = summary(&[s(1.0), None, s(3.0)], 10.0);
-        assert_eq!(row, "   3.00    1.00    3.00  2/3");
+        assert_eq!(row, "  3.000   1.000   3.000  2/3");
         let row = summary(&[None, None, s(2.0)], 10.0);
         assert!(row.starts_with("    >10"), "{row}");
     }
