@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod fuzz;
 pub mod oracle;
 pub mod report;
 pub mod sim;

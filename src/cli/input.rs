@@ -98,3 +98,17 @@ pub fn variant(flag: Option<&str>, file: Option<&str>) -> Result<&'static Varian
         None => Ok(variants::newest()),
     }
 }
+
+/// Reads a reproducer; with `any`, a raw file is a `vtd_any` input whose first byte names the
+/// variant (as the `vtd_any` fuzz target reads it).
+pub fn load_as(path: &Path, any: bool) -> Result<Loaded, String> {
+    let mut l = load(path)?;
+    if any {
+        if let Some(raw) = &l.raw {
+            let (v, rest) = crate::fuzz::split_any(raw);
+            l.scenario = decode(rest);
+            l.variant = Some(v.name.to_string());
+        }
+    }
+    Ok(l)
+}

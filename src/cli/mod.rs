@@ -1,11 +1,16 @@
-//! The `iommufuzz` command line: list, replay, explore, regress, convert, bench.
+//! The `iommufuzz` command line: list, replay, explore, regress, convert, bench, and the
+//! campaign tools corpus, triage, minimize, ttb.
 //! Exit codes: 0 no violation, 1 violation, 2 bad usage or unreadable input.
 
 pub mod bench;
+pub mod corpus;
 pub mod explore;
 pub mod input;
+pub mod minimize;
 pub mod regress;
 pub mod replay;
+pub mod triage;
+pub mod ttb;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -51,6 +56,9 @@ pub enum Cmd {
         /// Write the run as a JSON scenario file.
         #[arg(long)]
         json_out: Option<PathBuf>,
+        /// The raw file is a `vtd_any` input: its first byte selects the variant.
+        #[arg(long, conflicts_with = "variant")]
+        any: bool,
         /// Oracle options.
         #[command(flatten)]
         oracle: OracleArgs,
@@ -75,6 +83,57 @@ pub enum Cmd {
     },
     /// Executions per second on the standard workload.
     Bench(bench::Args),
+    /// Write the seed corpus (one seed per operation, fault and event), the same every time.
+    Corpus {
+        /// Output directory, e.g. corpus/vtd.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seeds for the `vtd_any` target (a variant byte first).
+        #[arg(long)]
+        any: bool,
+        /// Variant the seeds must pass on (default: the newest upstream).
+        #[arg(long, conflicts_with = "any")]
+        variant: Option<String>,
+        /// Also write the libFuzzer/AFL dictionary (scenario heads of the seeds) here.
+        #[arg(long)]
+        dict: Option<PathBuf>,
+        /// Oracle options.
+        #[command(flatten)]
+        oracle: OracleArgs,
+    },
+    /// Group crash files by bug signature; one line per distinct bug with its smallest file.
+    Triage {
+        /// Directory of crash files (raw or JSON), searched recursively.
+        dir: PathBuf,
+        /// Variant for raw files (default: the newest upstream).
+        #[arg(long)]
+        variant: Option<String>,
+        /// Raw files are `vtd_any` inputs (first byte selects the variant).
+        #[arg(long, conflicts_with = "variant")]
+        any: bool,
+        /// Oracle options.
+        #[command(flatten)]
+        oracle: OracleArgs,
+    },
+    /// Shrink a reproducer by meaning while its violation signature persists.
+    Minimize {
+        /// Reproducer (raw or JSON).
+        file: PathBuf,
+        /// Variant (default: the file's, else the newest upstream).
+        #[arg(long)]
+        variant: Option<String>,
+        /// The raw file is a `vtd_any` input (first byte selects the variant).
+        #[arg(long, conflicts_with = "variant")]
+        any: bool,
+        /// Output path without extension (default: FILE's stem + `.min`); writes .json and .raw.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Oracle options.
+        #[command(flatten)]
+        oracle: OracleArgs,
+    },
+    /// Time-to-bug benchmark over the known bugs in crashes/ for each available engine.
+    Ttb(ttb::Args),
 }
 
 /// A command's failure: exit code 2 with a one-line reason.
@@ -140,10 +199,12 @@ pub fn main() -> i32 {
             variant,
             full,
             json_out,
+            any,
             oracle,
         } => replay::replay(
             &file,
             variant.as_deref(),
+            any,
             full,
             json_out.as_deref(),
             &oracle,
@@ -152,6 +213,27 @@ pub fn main() -> i32 {
         Cmd::Regress { dir } => regress::regress(&dir),
         Cmd::Convert { file, out, variant } => replay::convert(&file, &out, variant.as_deref()),
         Cmd::Bench(a) => bench::bench(&a),
+        Cmd::Corpus {
+            out,
+            any,
+            variant,
+            dict,
+            oracle,
+        } => corpus::corpus(&out, any, variant.as_deref(), dict.as_deref(), &oracle),
+        Cmd::Triage {
+            dir,
+            variant,
+            any,
+            oracle,
+        } => triage::triage(&dir, variant.as_deref(), any, &oracle),
+        Cmd::Minimize {
+            file,
+            variant,
+            any,
+            out,
+            oracle,
+        } => minimize::minimize(&file, variant.as_deref(), any, out.as_deref(), &oracle),
+        Cmd::Ttb(a) => ttb::ttb(&a),
     };
     match r {
         Ok(code) => code,

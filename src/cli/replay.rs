@@ -112,14 +112,20 @@ fn run(l: &Loaded, var: &'static Variant, o: &OracleArgs) -> Result<(Runner, Ver
 pub fn replay(
     file: &Path,
     variant: Option<&str>,
+    any: bool,
     full: bool,
     json_out: Option<&Path>,
     o: &OracleArgs,
 ) -> Result<i32, Usage> {
-    let l = input::load(file)?;
+    let l = input::load_as(file, any)?;
     let var = input::variant(variant, l.variant.as_deref())?;
     let (r, v) = run(&l, var, o)?;
-    out(&report(&r, &v, var, file, full));
+    let mut text = report(&r, &v, var, file, full);
+    if any {
+        // A vtd_any file carries its variant in its first byte.
+        text = text.replace(&format!("--variant {}\n", var.name), "--any\n");
+    }
+    out(&text);
     if let Some(out) = json_out {
         write_json(&r, &l, var, out)?;
     }

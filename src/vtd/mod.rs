@@ -3,6 +3,7 @@
 
 pub mod cause;
 pub mod driver;
+pub mod encode;
 pub mod ghost;
 pub mod hw;
 pub mod label;

@@ -1,0 +1,171 @@
+//! `iommufuzz triage DIR`: groups crash files by bug and prints one line per distinct bug with
+//! its count and smallest reproducer.
+//!
+//! A bug is identified by its signature: the variant, the violation class, the kernel function,
+//! the cause, and the decisive step — the last injected event (fault, environment event, ATS
+//! timeout, fault interrupt) before the violation, with its numbers blanked, because two
+//! crash files of one bug differ in slot numbers and interleaving but not in what set it off.
+
+use super::input::{self, Loaded};
+use super::{OracleArgs, Usage};
+use crate::sim::choice::Step;
+use crate::vtd::scenario::Runner;
+use crate::vtd::variants::Variant;
+use crate::vtd::world::{step_label, Act};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Most files one triage reads, so a mistaken `triage /` ends.
+const MAX_FILES: usize = 100_000;
+
+/// The decisive step of a decision log: the last injected event, numbers blanked.
+pub fn decisive(log: &[Step<Act>]) -> String {
+    log.iter()
+        .rev()
+        .find(|s| {
+            matches!(
+                s,
+                Step::Model(Act::Inject(_) | Act::Env(_) | Act::Timeout(_) | Act::Irq(_))
+            )
+        })
+        .map(|s| {
+            step_label(s)
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                .collect()
+        })
+        .unwrap_or_else(|| "schedule".into())
+}
+
+/// The triage signature of the last run of `r`, if it found a violation.
+pub fn signature(r: &Runner, var: &Variant, violation: &crate::Violation) -> String {
+    let (labels, _) = r.decisions();
+    let log: Vec<Step<Act>> = labels
+        .iter()
+        .filter_map(|l| crate::vtd::world::parse_step(l))
+        .collect();
+    format!("{} {} @{}", var.name, violation.signature(), decisive(&log))
+}
+
+/// Files under `dir` that may be reproducers, sorted; notes, expectation files and hidden files
+/// are left out.
+fn files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        for e in rd.filter_map(|e| e.ok()) {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') || name == "expect.json" {
+                continue;
+            }
+            let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+            if matches!(ext, "md" | "txt" | "supp" | "dict" | "options" | "log") {
+                continue;
+            }
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.is_file() {
+                out.push(p);
+            }
+            if out.len() > MAX_FILES {
+                return Err(format!("{}: more than {MAX_FILES} files", dir.display()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+struct Bug {
+    count: usize,
+    smallest: (u64, PathBuf),
+}
+
+/// `iommufuzz triage DIR`.
+pub fn triage(dir: &Path, variant: Option<&str>, any: bool, o: &OracleArgs) -> Result<i32, Usage> {
+    if !dir.is_dir() {
+        return Err(Usage(format!("{}: not a directory", dir.display())));
+    }
+    let mut r = super::runner(o)?;
+    if let Some(v) = variant {
+        input::variant(Some(v), None)?;
+    }
+    let (mut bugs, mut passing) = (BTreeMap::<String, Bug>::new(), 0usize);
+    let mut skipped: Vec<String> = Vec::new();
+    for p in files(dir)? {
+        let l: Loaded = match input::load_as(&p, any) {
+            Ok(l) => l,
+            Err(e) => {
+                skipped.push(e);
+                continue;
+            }
+        };
+        let var = input::variant(variant, l.variant.as_deref())?;
+        let v = r.run(&l.scenario, var, l.source());
+        let Some(x) = &v.violation else {
+            passing += 1;
+            continue;
+        };
+        let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(u64::MAX);
+        let b = bugs.entry(signature(&r, var, x)).or_insert(Bug {
+            count: 0,
+            smallest: (size, p.clone()),
+        });
+        b.count += 1;
+        if (size, &p) < (b.smallest.0, &b.smallest.1) {
+            b.smallest = (size, p.clone());
+        }
+    }
+    if bugs.is_empty() && passing == 0 {
+        let why = skipped
+            .first()
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        return Err(Usage(format!(
+            "{}: no readable reproducer ({} skipped){why}",
+            dir.display(),
+            skipped.len()
+        )));
+    }
+    for e in &skipped {
+        eprintln!("skipped {e}");
+    }
+    let mut rows: Vec<_> = bugs.into_iter().collect();
+    rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
+    let total: usize = rows.iter().map(|r| r.1.count).sum();
+    println!(
+        "triage {}: {} distinct bugs in {total} crashing files ({passing} pass, {} skipped)",
+        dir.display(),
+        rows.len(),
+        skipped.len()
+    );
+    for (sig, b) in &rows {
+        println!(
+            "{:>6}  {sig}  smallest: {} ({} bytes)",
+            b.count,
+            b.smallest.1.display(),
+            b.smallest.0
+        );
+    }
+    Ok(if rows.is_empty() { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vtd::ops::Fault;
+
+    #[test]
+    fn decisive_step_is_the_last_injection_with_numbers_blanked() {
+        let log = vec![
+            Step::Cpu(1),
+            Step::Model(Act::Inject(Fault::Ite(1))),
+            Step::Model(Act::Exec(5)),
+            Step::Cpu(0),
+        ];
+        assert_eq!(decisive(&log), "fault:ite dev#");
+        assert_eq!(decisive(&log[..1]), "schedule");
+    }
+}

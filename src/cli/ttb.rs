@@ -1,0 +1,337 @@
+//! `iommufuzz ttb`: time-to-bug benchmark. For every known bug in the crashes directory and
+//! every engine available, T trials from an empty corpus, each stopped at the first violation
+//! with the bug's signature or when the time budget runs out; prints median, min, max and the
+//! hit rate.
+//!
+//! A bug is a `crashes/<bug>/scenario.json`. The variants it fails on and the expected class
+//! come from `expect.json` when present, else from the scenario's own variant; the signature to
+//! wait for is what replaying the scenario gives (or `class:*:*` if replay disagrees with the
+//! expectation). Other violations do not stop a trial: the external engines get the signature
+//! through `IOMMUFUZZ_ONLY`, so they crash only on the bug being timed.
+
+use super::Usage;
+use crate::oracle::Suppressions;
+use crate::vtd::scenario::{decode, Source};
+use crate::vtd::variants::{self, Variant};
+use rand::rngs::StdRng;
+use rand::{Rng, RngExt, SeedableRng};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Options of `ttb`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// Directory of known bugs (`<bug>/scenario.json`, optional `<bug>/expect.json`).
+    #[arg(long, default_value = "crashes")]
+    pub crashes: PathBuf,
+    /// Trials per bug and engine (trial k uses seed k).
+    #[arg(long, default_value_t = 3)]
+    pub trials: u32,
+    /// Time budget per trial in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub budget: f64,
+    /// Engines, comma-separated: builtin, libfuzzer, afl (unavailable ones are skipped).
+    #[arg(long, default_value = "builtin,libfuzzer,afl")]
+    pub engines: String,
+    /// The libFuzzer `vtd` binary.
+    #[arg(
+        long,
+        default_value = "fuzz/target/x86_64-unknown-linux-gnu/release/vtd"
+    )]
+    pub libfuzzer_bin: PathBuf,
+    /// The AFL `vtd` binary (run through `cargo afl fuzz`).
+    #[arg(long, default_value = "fuzz/afl/target/release/vtd-afl")]
+    pub afl_bin: PathBuf,
+    /// Only bugs whose directory name contains this.
+    #[arg(long)]
+    pub only: Option<String>,
+}
+
+/// One row to measure: a signature on a variant, and the bug directories that have it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Bug directory names.
+    pub bugs: Vec<String>,
+    /// Variant.
+    pub variant: &'static Variant,
+    /// Signature pattern (`class:function:cause`, `*` allowed).
+    pub sig: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Expect {
+    #[serde(default)]
+    fail: BTreeMap<String, String>,
+}
+
+/// The known bugs of `dir`, one target per distinct (variant, signature).
+pub fn targets(dir: &Path) -> Result<Vec<Target>, String> {
+    let rd = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut dirs: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("scenario.json").is_file())
+        .collect();
+    dirs.sort();
+    let mut out: Vec<Target> = Vec::new();
+    for d in dirs {
+        let name = d
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let l = super::input::load(&d.join("scenario.json"))?;
+        let fails: Vec<(String, Option<String>)> =
+            match std::fs::read_to_string(d.join("expect.json")) {
+                Ok(t) => {
+                    let e: Expect =
+                        serde_json::from_str(&t).map_err(|e| format!("{name}/expect.json: {e}"))?;
+                    e.fail.into_iter().map(|(v, c)| (v, Some(c))).collect()
+                }
+                Err(_) => vec![(l.variant.clone().unwrap_or_default(), None)],
+            };
+        for (vname, class) in fails {
+            let var = variants::by_name(&vname)
+                .ok_or_else(|| format!("{name}: unknown variant {vname:?}"))?;
+            let mut r = crate::Runner::default();
+            let got = r.run(&l.scenario, var, l.source()).violation;
+            let sig = match (got, class) {
+                (Some(x), Some(c)) if x.class.name() != c => format!("{c}:*:*"),
+                (Some(x), _) => x.signature(),
+                (None, Some(c)) => format!("{c}:*:*"),
+                (None, None) => continue,
+            };
+            match out
+                .iter_mut()
+                .find(|t| t.variant.name == var.name && t.sig == sig)
+            {
+                Some(t) => t.bugs.push(name.clone()),
+                None => out.push(Target {
+                    bugs: vec![name.clone()],
+                    variant: var,
+                    sig,
+                }),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Built-in engine: the `explore` loop on one thread until the signature shows up.
+fn builtin(t: &Target, seed: u64, budget: Duration) -> Option<Duration> {
+    let only = Suppressions::parse(&t.sig).ok()?;
+    let mut r = crate::Runner::default();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut buf = [0u8; 256];
+    let start = Instant::now();
+    let mut n = 0u64;
+    loop {
+        if n % 256 == 0 && start.elapsed() >= budget {
+            return None;
+        }
+        n += 1;
+        let len = rng.random_range(1..=buf.len());
+        rng.fill_bytes(&mut buf[..len]);
+        let sc = decode(&buf[..len]);
+        let v = r.run(&sc, t.variant, Source::Bytes(&sc.decisions));
+        if v.violation.is_some_and(|x| only.matches(&x)) {
+            return Some(start.elapsed());
+        }
+    }
+}
+
+fn scratch(tag: &str) -> Result<PathBuf, String> {
+    let d = std::env::temp_dir().join(format!("iommufuzz-ttb-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("corpus")).map_err(|e| format!("{}: {e}", d.display()))?;
+    Ok(d)
+}
+
+fn nonempty(dir: &Path, prefix: &str) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().starts_with(prefix))
+    })
+}
+
+/// libFuzzer engine: the `vtd` binary from an empty corpus.
+fn libfuzzer(
+    bin: &Path,
+    t: &Target,
+    seed: u64,
+    budget: Duration,
+) -> Result<Option<Duration>, String> {
+    let d = scratch("lf")?;
+    let start = Instant::now();
+    let st = Command::new(bin)
+        .arg(format!("-seed={seed}"))
+        .arg(format!("-max_total_time={}", budget.as_secs().max(1)))
+        .arg(format!("-artifact_prefix={}/", d.display()))
+        .arg(d.join("corpus"))
+        .env(crate::fuzz::ENV_VARIANT, t.variant.name)
+        .env(crate::fuzz::ENV_ONLY, &t.sig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let el = start.elapsed();
+    let hit = !st.success() && nonempty(&d, "crash-");
+    let _ = std::fs::remove_dir_all(&d);
+    Ok(hit.then_some(el))
+}
+
+/// AFL engine: `cargo afl fuzz` on the AFL binary, stopping at the first crash.
+fn afl(bin: &Path, t: &Target, seed: u64, budget: Duration) -> Result<Option<Duration>, String> {
+    let d = scratch("afl")?;
+    // AFL refuses an empty input directory; one zero byte is the emptiest corpus it accepts.
+    std::fs::write(d.join("corpus/empty"), [0u8]).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let _ = Command::new("cargo")
+        .args(["afl", "fuzz", "-s"])
+        .arg(seed.to_string())
+        .arg("-V")
+        .arg(budget.as_secs().max(1).to_string())
+        .arg("-i")
+        .arg(d.join("corpus"))
+        .arg("-o")
+        .arg(d.join("out"))
+        .arg("--")
+        .arg(bin)
+        .env("AFL_NO_UI", "1")
+        .env("AFL_BENCH_UNTIL_CRASH", "1")
+        .env("AFL_SKIP_CPUFREQ", "1")
+        .env("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1")
+        .env(crate::fuzz::ENV_VARIANT, t.variant.name)
+        .env(crate::fuzz::ENV_ONLY, &t.sig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cargo afl: {e}"))?;
+    let el = start.elapsed();
+    let hit = nonempty(&d.join("out/default/crashes"), "id:");
+    let _ = std::fs::remove_dir_all(&d);
+    Ok(hit.then_some(el))
+}
+
+fn afl_available(bin: &Path) -> bool {
+    bin.is_file()
+        && Command::new("cargo")
+            .args(["afl", "--version"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+/// One table cell: hits out of trials and the times of the hits.
+pub fn summary(times: &[Option<Duration>], budget: f64) -> String {
+    let mut hits: Vec<f64> = times.iter().flatten().map(|d| d.as_secs_f64()).collect();
+    hits.sort_by(f64::total_cmp);
+    let n = times.len();
+    // Misses count as "later than the budget" for the median.
+    let mut all: Vec<f64> = times
+        .iter()
+        .map(|t| t.map_or(f64::INFINITY, |d| d.as_secs_f64()))
+        .collect();
+    all.sort_by(f64::total_cmp);
+    let med = all.get(n / 2).copied().unwrap_or(f64::INFINITY);
+    let f = |x: f64| {
+        if x.is_finite() {
+            format!("{x:.3}")
+        } else {
+            format!(">{budget:.0}")
+        }
+    };
+    let (mn, mx) = (hits.first().copied(), hits.last().copied());
+    format!(
+        "{:>7} {:>7} {:>7}  {}/{}",
+        f(med),
+        mn.map_or("-".into(), f),
+        mx.map_or("-".into(), f),
+        hits.len(),
+        n
+    )
+}
+
+/// `iommufuzz ttb`.
+pub fn ttb(a: &Args) -> Result<i32, Usage> {
+    if a.trials == 0 || a.trials > 1000 || !(a.budget > 0.0 && a.budget <= 86_400.0) {
+        return Err(Usage(
+            "--trials must be 1..=1000 and --budget 0..=86400 s".into(),
+        ));
+    }
+    let mut ts = targets(&a.crashes)?;
+    if let Some(o) = &a.only {
+        ts.retain(|t| t.bugs.iter().any(|b| b.contains(o.as_str())));
+    }
+    if ts.is_empty() {
+        return Err(Usage(format!(
+            "{}: no known bugs found",
+            a.crashes.display()
+        )));
+    }
+    let budget = Duration::from_secs_f64(a.budget);
+    let mut engines = Vec::new();
+    for e in a.engines.split(',').map(str::trim) {
+        match e {
+            "builtin" => engines.push("builtin"),
+            "libfuzzer" if a.libfuzzer_bin.is_file() => engines.push("libfuzzer"),
+            "libfuzzer" => println!(
+                "skipping libfuzzer: {} not built (cargo +nightly fuzz build -O vtd)",
+                a.libfuzzer_bin.display()
+            ),
+            "afl" if afl_available(&a.afl_bin) => engines.push("afl"),
+            "afl" => println!("skipping afl: cargo-afl or {} missing", a.afl_bin.display()),
+            x => {
+                return Err(Usage(format!(
+                    "unknown engine {x:?} (builtin, libfuzzer, afl)"
+                )))
+            }
+        }
+    }
+    println!(
+        "time to bug, {} trials per cell, budget {} s, seconds (median min max  hits)",
+        a.trials, a.budget
+    );
+    println!(
+        "{:<44} {:<13} {:<10} {:>7} {:>7} {:>7}  hits",
+        "bug (signature)", "variant", "engine", "median", "min", "max"
+    );
+    for t in &ts {
+        for e in &engines {
+            let mut times = Vec::new();
+            for k in 1..=u64::from(a.trials) {
+                times.push(match *e {
+                    "builtin" => builtin(t, k, budget),
+                    "libfuzzer" => libfuzzer(&a.libfuzzer_bin, t, k, budget)?,
+                    _ => afl(&a.afl_bin, t, k, budget)?,
+                });
+            }
+            println!(
+                "{:<44} {:<13} {:<10} {}",
+                t.bugs.join(","),
+                t.variant.name,
+                e,
+                summary(&times, a.budget)
+            );
+            println!("  {}", t.sig);
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_counts_misses_as_beyond_the_budget() {
+        let s = |x: f64| Some(Duration::from_secs_f64(x));
+        let row = summary(&[s(1.0), None, s(3.0)], 10.0);
+        assert_eq!(row, "  3.000   1.000   3.000  2/3");
+        let row = summary(&[None, None, s(2.0)], 10.0);
+        assert!(row.starts_with("    >10"), "{row}");
+    }
+}
