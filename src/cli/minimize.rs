@@ -12,10 +12,10 @@ use super::input;
 use super::{OracleArgs, Usage};
 use crate::sim::choice::Step;
 use crate::vtd::encode;
+use crate::vtd::label::{parse_step, Act};
 use crate::vtd::ops::{Inv, Op};
 use crate::vtd::scenario::{Runner, Scenario, ScenarioFile, Source};
 use crate::vtd::variants::Variant;
-use crate::vtd::world::{parse_step, Act};
 use std::path::{Path, PathBuf};
 
 /// Most candidate runs one minimization tries.
@@ -299,7 +299,7 @@ pub fn minimize(
         model: "vtd".into(),
         variant: var.name.into(),
         scenario: min.sc.clone(),
-        decisions: min.log.iter().map(crate::vtd::world::step_label).collect(),
+        decisions: min.log.iter().map(crate::vtd::label::step_label).collect(),
         heal_at: min.heal_at,
     };
     let text = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;

@@ -9,9 +9,9 @@
 use super::input::{self, Loaded};
 use super::{OracleArgs, Usage};
 use crate::sim::choice::Step;
+use crate::vtd::label::{step_label, Act};
 use crate::vtd::scenario::Runner;
 use crate::vtd::variants::Variant;
-use crate::vtd::world::{step_label, Act};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -42,7 +42,7 @@ pub fn signature(r: &Runner, var: &Variant, violation: &crate::Violation) -> Str
     let (labels, _) = r.decisions();
     let log: Vec<Step<Act>> = labels
         .iter()
-        .filter_map(|l| crate::vtd::world::parse_step(l))
+        .filter_map(|l| crate::vtd::label::parse_step(l))
         .collect();
     format!("{} {} @{}", var.name, violation.signature(), decisive(&log))
 }
