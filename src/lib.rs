@@ -8,6 +8,7 @@ pub mod cli;
 pub mod oracle;
 pub mod report;
 pub mod sim;
+pub mod smmuv3;
 pub mod vtd;
 
 pub use oracle::{Class, Suppressions, Violation};

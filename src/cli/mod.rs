@@ -6,6 +6,7 @@ pub mod explore;
 pub mod input;
 pub mod regress;
 pub mod replay;
+pub mod smmu;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ pub enum Cmd {
         /// Write the run as a JSON scenario file.
         #[arg(long)]
         json_out: Option<PathBuf>,
+        /// Model of a raw input (JSON files name their own): vtd or smmuv3.
+        #[arg(long)]
+        model: Option<String>,
         /// Oracle options.
         #[command(flatten)]
         oracle: OracleArgs,
@@ -72,6 +76,9 @@ pub enum Cmd {
         /// Variant to record the decisions on.
         #[arg(long)]
         variant: Option<String>,
+        /// Model of a raw input (JSON files name their own): vtd or smmuv3.
+        #[arg(long)]
+        model: Option<String>,
     },
     /// Executions per second on the standard workload.
     Bench(bench::Args),
@@ -126,17 +133,39 @@ pub fn main() -> i32 {
             variant,
             full,
             json_out,
+            model,
             oracle,
-        } => replay::replay(
-            &file,
-            variant.as_deref(),
-            full,
-            json_out.as_deref(),
-            &oracle,
-        ),
+        } => match smmu::model_of(&file, model.as_deref()) {
+            Ok(m) if m == smmu::MODEL => smmu::replay(
+                &file,
+                variant.as_deref(),
+                full,
+                json_out.as_deref(),
+                &oracle,
+            ),
+            Ok(_) => replay::replay(
+                &file,
+                variant.as_deref(),
+                full,
+                json_out.as_deref(),
+                &oracle,
+            ),
+            Err(e) => Err(e),
+        },
+        Cmd::Explore(a) if a.model == smmu::MODEL => smmu::explore(&a),
         Cmd::Explore(a) => explore::explore(&a),
         Cmd::Regress { dir } => regress::regress(&dir),
-        Cmd::Convert { file, out, variant } => replay::convert(&file, &out, variant.as_deref()),
+        Cmd::Convert {
+            file,
+            out,
+            variant,
+            model,
+        } => match smmu::model_of(&file, model.as_deref()) {
+            Ok(m) if m == smmu::MODEL => smmu::convert(&file, &out, variant.as_deref()),
+            Ok(_) => replay::convert(&file, &out, variant.as_deref()),
+            Err(e) => Err(e),
+        },
+        Cmd::Bench(a) if a.model == smmu::MODEL => smmu::bench(a.runs),
         Cmd::Bench(a) => bench::bench(&a),
     };
     match r {
@@ -157,4 +186,5 @@ fn list() {
             v.name, v.desc, "", v.commits
         );
     }
+    smmu::list();
 }
