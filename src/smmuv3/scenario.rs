@@ -113,7 +113,14 @@ impl Scenario {
             let n = u.int_in_range(0..=3usize)?;
             let mut ops = Vec::with_capacity(n);
             for _ in 0..n {
-                ops.push(op(u, nd, &mut reboot)?);
+                let o = op(u, nd, &mut reboot)?;
+                if o == Op::Reboot {
+                    // The reboot task is a program of its own: it never returns to run more.
+                    ops.clear();
+                    ops.push(o);
+                    break;
+                }
+                ops.push(o);
             }
             cpus.push(Program { ops });
         }
@@ -207,6 +214,9 @@ impl Scenario {
         }
         if reboots > 1 {
             return Err("at most one reboot operation".into());
+        }
+        if self.cpus.iter().any(|p| p.ops.len() > 1 && p.ops.contains(&Op::Reboot)) {
+            return Err("the reboot operation must be the only operation of its CPU".into());
         }
         let dev_ok = |d: u8| (d as usize) < nd;
         let fdev = self.faults.iter().all(|f| match *f {

@@ -79,8 +79,8 @@ pub struct Sub {
     pub cpu: u8,
     /// Commands added so far.
     pub count: u8,
-    /// Bit k of word k/32: command k took effect on the hardware.
-    pub executed: [u32; 4],
+    /// Bit k%32 of word k/32: command k took effect on the hardware.
+    pub executed: [u32; 8],
     /// Not yet returned from its submit.
     pub live: bool,
 }
