@@ -184,6 +184,8 @@ async fn exclusive_trylock_irqsave(cx: &Cpu<'_>) -> Option<bool> {
 /// `STARVE_BYPASS` times after it started waiting can be bypassed forever (C2).
 fn note_exclusive(w: &mut Smmuv3) {
     w.excl += 1;
+    let n = w.excl;
+    w.ev(Ev::ExclLock(n));
     let n = w.m.ncpus as usize;
     for c in 0..n {
         if let Some(since) = w.hist[c].shared_wait {
@@ -217,6 +219,8 @@ async fn exclusive_unlock_irqrestore(cx: &Cpu<'_>, flags: bool) {
             0
         };
         w.m.touch();
+        let v = w.sw.lock;
+        w.ev(Ev::ExclUnlock(v));
     }
     cx.irq_restore(flags);
 }

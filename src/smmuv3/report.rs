@@ -46,6 +46,8 @@ fn text(ev: &Ev) -> Option<String> {
         Ev::CmdqTimeout => "CMDQ timeout".into(),
         Ev::ConsRefresh(c) => format!("exclusive: llq.cons := {c:#x}"),
         Ev::SharedWait => "shared_lock: exclusive held, waits".into(),
+        Ev::ExclLock(n) => format!("exclusive_trylock won (#{n})"),
+        Ev::ExclUnlock(v) => format!("exclusive_unlock: lock := {v}"),
         Ev::Publish(p) => format!("owner: write PROD={p:#x}"),
         Ev::SyncWait(at) => format!("wait CMD_SYNC at {at:#x}"),
         Ev::SyncTimeout { at, hwprod, hwcons } => {

@@ -215,7 +215,11 @@ impl Scenario {
         if reboots > 1 {
             return Err("at most one reboot operation".into());
         }
-        if self.cpus.iter().any(|p| p.ops.len() > 1 && p.ops.contains(&Op::Reboot)) {
+        if self
+            .cpus
+            .iter()
+            .any(|p| p.ops.len() > 1 && p.ops.contains(&Op::Reboot))
+        {
             return Err("the reboot operation must be the only operation of its CPU".into());
         }
         let dev_ok = |d: u8| (d as usize) < nd;

@@ -121,6 +121,10 @@ pub enum Ev {
     ConsRefresh(u32),
     /// Waiting in `arm_smmu_cmdq_shared_lock` behind an exclusive holder.
     SharedWait,
+    /// `exclusive_trylock` won (the n-th exclusive acquisition of the run).
+    ExclLock(u32),
+    /// Exclusive lock released, leaving this lock value.
+    ExclUnlock(i32),
     /// Owner wrote PROD.
     Publish(u32),
     /// Polling for the CMD_SYNC at this index.
