@@ -263,6 +263,7 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
     cx.at(Site::Mem).await;
     let mut llq = cx.w().sw.llq();
     let mut logged = false;
+    let mut prev = None;
     for _ in 0..SPIN_LIMIT {
         while !r.has_space(llq, k) {
             if !logged {
@@ -272,7 +273,16 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
             cx.irq_restore(flags);
             if poll_until_not_full(cx, r, &mut llq).await != 0 {
                 cx.w().ev(Ev::CmdqTimeout);
+            } else if !r.has_space(llq, k) && prev == Some(llq) {
+                // "Not full" is not "room for k": the kernel loops straight back without a
+                // cpu_relax(). An iteration that saw the same llq as the previous one repeats
+                // identically (its own lock flips included), so the CPU is parked until some
+                // other actor changes shared state: the first relax records the version after
+                // its own writes, the second parks on it.
+                cx.cpu_relax().await;
+                cx.cpu_relax().await;
             }
+            prev = Some(llq);
             flags = cx.irq_save();
         }
         let head = Llq {
