@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 /// The model name on the command line and in scenario files.
 pub const MODEL: &str = "smmuv3";
 
+/// What one explore worker did: runs, and how often each signature was seen.
+type Tally = (u64, BTreeMap<String, u64>);
+
 /// A reproducer, decoded.
 pub struct Loaded {
     /// The scenario.
@@ -277,7 +280,7 @@ pub fn explore(a: &super::explore::Args) -> Result<i32, Usage> {
     let var = variant(a.variant.as_deref(), None)?;
     runner(&a.oracle)?;
     let start = Instant::now();
-    let res: Vec<Result<(u64, BTreeMap<String, u64>), Usage>> = std::thread::scope(|s| {
+    let res: Vec<Result<Tally, Usage>> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..a.jobs)
             .map(|i| s.spawn(move || worker(a, var, a.seed + u64::from(i), start)))
             .collect();
@@ -315,7 +318,7 @@ fn worker(
     var: &'static Variant,
     seed: u64,
     start: Instant,
-) -> Result<(u64, BTreeMap<String, u64>), Usage> {
+) -> Result<Tally, Usage> {
     let mut r = runner(&a.oracle)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut buf = vec![0u8; a.max_len];

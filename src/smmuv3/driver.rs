@@ -257,6 +257,11 @@ async fn poll_until_not_full(cx: &Cpu<'_>, r: Ring, llq: &mut Llq) -> i32 {
     ETIMEDOUT
 }
 
+/// Ghost: some CPU waits in `arm_smmu_cmdq_shared_lock` behind an exclusive holder.
+fn shared_waiter(cx: &Cpu<'_>) -> bool {
+    cx.w().hist.iter().any(|h| h.shared_wait.is_some())
+}
+
 /// Step 1: reserve `k` slots by cmpxchg on the llq word, waiting for space with interrupts
 /// restored. Returns the old and new llq values and the irq flags.
 async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, bool) {
@@ -273,12 +278,14 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
             cx.irq_restore(flags);
             if poll_until_not_full(cx, r, &mut llq).await != 0 {
                 cx.w().ev(Ev::CmdqTimeout);
-            } else if !r.has_space(llq, k) && prev == Some(llq) {
+            } else if !r.has_space(llq, k) && prev == Some(llq) && !shared_waiter(cx) {
                 // "Not full" is not "room for k": the kernel loops straight back without a
                 // cpu_relax(). An iteration that saw the same llq as the previous one repeats
-                // identically (its own lock flips included), so the CPU is parked until some
-                // other actor changes shared state: the first relax records the version after
-                // its own writes, the second parks on it.
+                // identically, so the CPU is parked until some other actor changes shared
+                // state: the first relax records the version after its own writes, the second
+                // parks on it. Not while a CPU waits in shared_lock: there the exclusive lock
+                // flips of this loop are what the other CPU sees (and, before df180b1a4cc5,
+                // what erases its increment).
                 cx.cpu_relax().await;
                 cx.cpu_relax().await;
             }
