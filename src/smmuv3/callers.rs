@@ -2,7 +2,7 @@
 //! the SVA mmu-notifier paths, and an exiting process that unmaps its buffers (the incident's
 //! `isp_smmu_cleanup_iova_dom`). Each mirrors the 6.18 function it names.
 
-use super::driver::{batch_add, batch_submit, range_cmd, Batch, Cpu};
+use super::driver::{batch_add, batch_submit, range_cmd, relax_parked, Batch, Cpu};
 use super::hw::{Cmd, Opcode};
 use super::world::{Ev, DEVICES_LOCK};
 use crate::sim::clock::{Site, Time, MS};
@@ -117,18 +117,18 @@ pub async fn sleep_until(cx: &Cpu<'_>, t: Time) {
         if cx.now() >= t {
             return;
         }
-        cx.cpu_relax_until(t).await;
+        relax_parked(cx, t).await;
     }
 }
 
 /// Sleeps until `f` holds (a wait queue the task sleeps on).
 pub async fn sleep_on(cx: &Cpu<'_>, f: impl Fn(&super::world::Smmuv3) -> bool) {
+    cx.at(Site::Mem).await;
     for _ in 0..1u32 << 20 {
-        cx.at(Site::Mem).await;
         if f(&cx.w()) {
             return;
         }
-        cx.cpu_relax().await;
+        relax_parked(cx, 0).await;
     }
 }
 

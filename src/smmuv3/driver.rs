@@ -76,13 +76,29 @@ fn variant(cx: &Cpu<'_>) -> &'static Variant {
     cx.w().v
 }
 
-/// `queue_poll()` after its first check: the waiter sleeps until something it could observe
-/// changes or the 1 s budget runs out (`cpu_relax`, WFE and the udelay back-off alike).
+/// `cpu_relax()` (or WFE, or the udelay back-off) in a loop whose exit depends only on shared
+/// state the caller has just read: until some actor changes shared state, the next iteration
+/// would read the same, so the CPU parks at once until then or until `wake_at` (0: no
+/// timeout). The loop's next read happens at this yield point.
+pub async fn relax_parked(cx: &Cpu<'_>, wake_at: Time) {
+    {
+        let mut w = cx.w();
+        let m = &mut w.m;
+        let v = m.version;
+        let c = &mut m.cpus[cx.id as usize];
+        c.relax_version = v;
+        c.park_version = Some(v);
+        c.wake_at = wake_at;
+    }
+    cx.at(Site::Relax).await;
+}
+
+/// `queue_poll()`: -ETIMEDOUT once the 1 s budget is spent (checked first), else wait.
 async fn queue_poll(cx: &Cpu<'_>, deadline: Time) -> i32 {
     if cx.now() > deadline {
         return ETIMEDOUT;
     }
-    cx.cpu_relax_until(deadline + 1).await;
+    relax_parked(cx, deadline + 1).await;
     0
 }
 
@@ -129,12 +145,12 @@ async fn shared_lock_cmpxchg(cx: &Cpu<'_>) {
 
 /// `atomic_cond_read_relaxed`: spins until `f` holds.
 async fn spin_until(cx: &Cpu<'_>, f: impl Fn(&Smmuv3) -> bool) {
+    cx.at(Site::Mem).await;
     for _ in 0..SPIN_LIMIT {
-        cx.at(Site::Mem).await;
         if f(&cx.w()) {
             return;
         }
-        cx.cpu_relax().await;
+        relax_parked(cx, 0).await;
     }
     cx.hang("condition never becomes true").await;
 }
@@ -244,8 +260,8 @@ async fn poll_until_not_full(cx: &Cpu<'_>, r: Ring, llq: &mut Llq) -> i32 {
         return 0;
     }
     let deadline = cx.now() + POLL_TIMEOUT;
+    cx.at(Site::Mem).await;
     for _ in 0..SPIN_LIMIT {
-        cx.at(Site::Mem).await;
         *llq = cx.w().sw.llq();
         if !r.full(*llq) {
             return 0;
@@ -282,12 +298,10 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
                 // "Not full" is not "room for k": the kernel loops straight back without a
                 // cpu_relax(). An iteration that saw the same llq as the previous one repeats
                 // identically, so the CPU is parked until some other actor changes shared
-                // state: the first relax records the version after its own writes, the second
-                // parks on it. Not while a CPU waits in shared_lock: there the exclusive lock
+                // state. Not while a CPU waits in shared_lock: there the exclusive lock
                 // flips of this loop are what the other CPU sees (and, before df180b1a4cc5,
                 // what erases its increment).
-                cx.cpu_relax().await;
-                cx.cpu_relax().await;
+                relax_parked(cx, 0).await;
             }
             prev = Some(llq);
             flags = cx.irq_save();
@@ -408,8 +422,8 @@ async fn publish(cx: &Cpu<'_>, r: Ring, start: u32) {
 async fn poll_until_msi(cx: &Cpu<'_>, r: Ring, at: u32) -> (i32, u32) {
     let deadline = cx.now() + POLL_TIMEOUT;
     let i = r.idx(at) as usize;
+    cx.at(Site::Mem).await;
     for _ in 0..SPIN_LIMIT {
-        cx.at(Site::Mem).await;
         if cx.w().hw.q[i].word0 == 0 {
             return (0, r.inc(at, 1));
         }
@@ -430,7 +444,9 @@ async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32) -> (i32, u32) {
             return (0, cons);
         }
         let ret = queue_poll(cx, deadline).await;
-        cx.at(Site::Mmio).await;
+        if ret != 0 {
+            cx.at(Site::Mmio).await;
+        }
         cons = cx.w().hw.read_cons();
         if ret != 0 {
             return (ret, cons);
@@ -573,8 +589,8 @@ pub async fn arm_smmu_device_disable(cx: &Cpu<'_>) {
         w.ev(Ev::Cr0(0));
     }
     let deadline = cx.now() + POLL_TIMEOUT;
+    cx.at(Site::Mmio).await;
     for _ in 0..SPIN_LIMIT {
-        cx.at(Site::Mmio).await;
         if cx.w().hw.cr0ack == 0 {
             return;
         }
