@@ -18,6 +18,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// `println!` that ignores a closed pipe (`| head`), as `out` does.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        out(&format!("{}\n", format_args!($($t)*)))
+    };
+}
+
 /// The model name on the command line and in scenario files.
 pub const MODEL: &str = "smmuv3";
 
@@ -135,14 +142,15 @@ pub fn runner(o: &OracleArgs) -> Result<Runner, Usage> {
 
 /// `iommufuzz list` lines of this model.
 pub fn list() {
-    println!(
-        "model smmuv3 (ARM SMMUv3 command queue, drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c)"
-    );
+    outln!("model smmuv3 (ARM SMMUv3 command queue, drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c)");
     for v in VARIANTS {
         let up = if v.upstream { " [upstream]" } else { "" };
-        println!(
+        outln!(
             "  {:<18} {}{up}\n  {:<18} commits: {}",
-            v.name, v.desc, "", v.commits
+            v.name,
+            v.desc,
+            "",
+            v.commits
         );
     }
 }
@@ -250,7 +258,7 @@ pub fn convert(file: &Path, outp: &Path, vflag: Option<&str>) -> Result<i32, Usa
         .as_ref()
         .map(|x| x.signature())
         .unwrap_or_else(|| "pass".into());
-    println!(
+    outln!(
         "wrote {} ({} decisions, {what})",
         outp.display(),
         r.decisions().0.len()
@@ -301,14 +309,14 @@ pub fn explore(a: &super::explore::Args) -> Result<i32, Usage> {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "explore smmuv3 {}: {n} runs in {secs:.2} s ({:.0} exec/s), {} distinct violations",
         var.name,
         n as f64 / secs.max(1e-9),
         seen.len()
     );
     for (sig, count) in &seen {
-        println!("  {count:>8}  {sig}");
+        outln!("  {count:>8}  {sig}");
     }
     Ok(if seen.is_empty() { 0 } else { 1 })
 }
@@ -339,10 +347,10 @@ fn worker(
             let first = !seen.contains_key(&sig);
             *seen.entry(sig.clone()).or_insert(0) += 1;
             if first {
-                println!(
-                    "new violation {sig} on {} at run {n} of seed {seed}: {}",
+                out(&format!(
+                    "new violation {sig} on {} at run {n} of seed {seed}: {}\n",
                     var.name, x.msg
-                );
+                ));
                 if let Some(dir) = &a.out {
                     save(dir, &sig, &r, &sc, var, &buf[..len])?;
                 }
@@ -378,7 +386,7 @@ fn save(
     let stem = format!("smmuv3-{}-{stem}", var.name);
     std::fs::write(dir.join(format!("{stem}.raw")), raw).map_err(io)?;
     write_json(r, sc, var, &dir.join(format!("{stem}.json")))?;
-    println!("  wrote {}/{stem}.raw and .json", dir.display());
+    out(&format!("  wrote {}/{stem}.raw and .json\n", dir.display()));
     Ok(())
 }
 
@@ -396,7 +404,7 @@ pub fn bench(runs: u64) -> Result<i32, Usage> {
         viol += u64::from(v.violation.is_some());
     }
     let s = t.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "bench smmuv3 {}: {runs} runs in {s:.3} s = {:.0} exec/s ({:.0} steps/run, {viol} with a violation)",
         var.name,
         runs as f64 / s,

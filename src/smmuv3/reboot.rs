@@ -74,7 +74,11 @@ async fn migrate_to_reboot_cpu(cx: &Cpu<'_>) {
     }
     cx.func("migrate_to_reboot_cpu");
     let t0 = cx.now();
-    cx.w().ev(Ev::MigrateWait);
+    {
+        let mut w = cx.w();
+        w.reboot.holder = w.m.cpus[REBOOT_CPU as usize].func;
+        w.ev(Ev::MigrateWait);
+    }
     sleep_on(cx, |w| {
         let c = &w.m.cpus[REBOOT_CPU as usize];
         c.run != Run::Running || c.busy_since.is_none()
@@ -138,7 +142,7 @@ fn machine_restart(cx: &Cpu<'_>) {
         return;
     }
     let r = w.reboot;
-    let held = w.m.cpus[REBOOT_CPU as usize].func;
+    let held = if r.holder.is_empty() { "-" } else { r.holder };
     let msg = format!(
         "kernel_restart() took {} s (bound {} s): device_shutdown() {} s, \
          migrate_to_reboot_cpu() waited {} s for cpu{REBOOT_CPU} (in {held}), {} CMD_SYNC timeouts",

@@ -98,6 +98,8 @@ pub struct Reboot {
     pub start: Time,
     /// Time spent waiting in `migrate_to_reboot_cpu()`.
     pub migrate_wait: Time,
+    /// Kernel function the reboot CPU was in when the migration had to wait.
+    pub holder: &'static str,
     /// Time spent in `device_shutdown()`.
     pub shutdown_time: Time,
     /// `machine_restart()` reached.
