@@ -8,7 +8,7 @@
 //! kernel's `local_irq_save`/`restore` are.
 
 use super::hw::{cerror, cr0, gerror, Cmd, Cs, Opcode};
-use super::variants::Variant;
+use super::variants::{Design, Variant};
 use super::world::{tag, Ev, Llq, Smmuv3, OWNED, STARVE_BYPASS, SYNC_IDX};
 use crate::oracle::Class;
 use crate::sim::clock::{Site, Time, SEC};
@@ -94,7 +94,7 @@ pub async fn relax_parked(cx: &Cpu<'_>, wake_at: Time) {
 }
 
 /// `queue_poll()`: -ETIMEDOUT once the 1 s budget is spent (checked first), else wait.
-async fn queue_poll(cx: &Cpu<'_>, deadline: Time) -> i32 {
+pub async fn queue_poll(cx: &Cpu<'_>, deadline: Time) -> i32 {
     if cx.now() > deadline {
         return ETIMEDOUT;
     }
@@ -419,7 +419,7 @@ async fn publish(cx: &Cpu<'_>, r: Ring, start: u32) {
 
 /// `__arm_smmu_cmdq_poll_until_msi()`: the first word of the SYNC slot becomes 0. Returns the
 /// result and what the caller then believes CONS is (past the SYNC, or at it on timeout).
-async fn poll_until_msi(cx: &Cpu<'_>, r: Ring, at: u32) -> (i32, u32) {
+async fn poll_until_msi(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, u32) {
     let deadline = cx.now() + POLL_TIMEOUT;
     let i = r.idx(at) as usize;
     cx.at(Site::Mem).await;
@@ -428,6 +428,8 @@ async fn poll_until_msi(cx: &Cpu<'_>, r: Ring, at: u32) -> (i32, u32) {
             return (0, r.inc(at, 1));
         }
         if queue_poll(cx, deadline).await != 0 {
+            cx.w()
+                .ghost_sync_timeout(sub, "__arm_smmu_cmdq_poll_until_msi");
             return (ETIMEDOUT, at);
         }
     }
@@ -435,7 +437,7 @@ async fn poll_until_msi(cx: &Cpu<'_>, r: Ring, at: u32) -> (i32, u32) {
 }
 
 /// `__arm_smmu_cmdq_poll_until_consumed()`: CONS (a full `readl`) passes the SYNC.
-async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32) -> (i32, u32) {
+async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, u32) {
     let deadline = cx.now() + POLL_TIMEOUT;
     cx.at(Site::Mem).await;
     let mut cons = cx.w().sw.cons;
@@ -445,6 +447,8 @@ async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32) -> (i32, u32) {
         }
         let ret = queue_poll(cx, deadline).await;
         if ret != 0 {
+            cx.w()
+                .ghost_sync_timeout(sub, "__arm_smmu_cmdq_poll_until_consumed");
             cx.at(Site::Mmio).await;
         }
         cons = cx.w().hw.read_cons();
@@ -457,13 +461,13 @@ async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32) -> (i32, u32) {
 
 /// Step 5: wait for our CMD_SYNC, print the timeout, and leave the shared lock; the last
 /// waiter out publishes what it learned about CONS.
-async fn wait_sync(cx: &Cpu<'_>, r: Ring, at: u32) -> i32 {
+async fn wait_sync(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> i32 {
     cx.w().ev(Ev::SyncWait(at));
     let msi = cx.w().msipoll;
     let (ret, cons) = if msi {
-        poll_until_msi(cx, r, at).await
+        poll_until_msi(cx, r, at, sub).await
     } else {
-        poll_until_consumed(cx, r, at).await
+        poll_until_consumed(cx, r, at, sub).await
     };
     if ret != 0 {
         sync_timeout(cx, at).await;
@@ -497,6 +501,9 @@ async fn sync_timeout(cx: &Cpu<'_>, at: u32) {
 /// `arm_smmu_cmdq_issue_cmdlist()`: insert `cmds` (plus a CMD_SYNC tagged for batch `sub`)
 /// and, with `sync`, wait for it. Interrupts are off throughout except while waiting for space.
 pub async fn arm_smmu_cmdq_issue_cmdlist(cx: &Cpu<'_>, cmds: &[Cmd], sync: bool, sub: u16) -> i32 {
+    if let Design::Spinlock { msidata_in_lock } = variant(cx).design {
+        return super::legacy::issue(cx, cmds, sync, sub, msidata_in_lock).await;
+    }
     cx.func("arm_smmu_cmdq_issue_cmdlist");
     let r = Ring::of(cx);
     let n = cmds.len() as u32;
@@ -520,7 +527,7 @@ pub async fn arm_smmu_cmdq_issue_cmdlist(cx: &Cpu<'_>, cmds: &[Cmd], sync: bool,
         publish(cx, r, start).await;
     }
     let ret = if sync {
-        wait_sync(cx, r, r.inc(start, n)).await
+        wait_sync(cx, r, r.inc(start, n), sub).await
     } else {
         0
     };

@@ -52,6 +52,31 @@ impl Smmuv3 {
         }
     }
 
+    /// The SMMU completed a batch's CMD_SYNC: with CS=IRQ only a landed MSI signals it, else
+    /// CONS passing it does.
+    pub(crate) fn ghost_sync_done(&mut self, c: super::hw::Cmd, msi: bool) {
+        if c.tag.sub == 0 || c.tag.idx != SYNC_IDX || (c.cs == Cs::Irq && !msi) {
+            return;
+        }
+        if let Some(s) = self.subs.get_mut(c.tag.sub as usize) {
+            s.sync_done = true;
+        }
+    }
+
+    /// A CMD_SYNC waiter of batch `sub` gives up: if the SMMU had already signalled its
+    /// completion, the completion was lost (overwritten, or taken for someone else's).
+    pub(crate) fn ghost_sync_timeout(&mut self, sub: u16, func: &'static str) {
+        if !self.subs.get(sub as usize).is_some_and(|s| s.sync_done) {
+            return;
+        }
+        let msg = format!(
+            "cpu{} gave up on its CMD_SYNC after 1 s although the SMMU had completed and \
+             signalled it: the completion never reached its waiter",
+            self.m.current
+        );
+        self.violate(Class::LostCompletion, func, "sync-lost", msg);
+    }
+
     /// Batch `sub` returns `rc` from its submit: success means every command it queued took
     /// effect.
     pub(crate) fn ghost_return(&mut self, sub: u16, rc: i32, func: &'static str) {

@@ -115,6 +115,11 @@ pub struct Cmd {
     pub word0: u32,
     /// Corrupted entry (injected fault): consuming it raises CERROR_ILL.
     pub corrupt: bool,
+    /// CMD_SYNC with CS=IRQ: MSIAddress is the shared `sync_count` word and MSIData this
+    /// value (the pre-2019 design, 49806599c31d), instead of the SYNC's own slot.
+    pub msi_count: bool,
+    /// MSIData for `msi_count` SYNCs.
+    pub msidata: u32,
     /// Ghost owner.
     pub tag: Tag,
 }
@@ -131,6 +136,8 @@ impl Cmd {
         cs: Cs::None,
         word0: 0,
         corrupt: false,
+        msi_count: false,
+        msidata: 0,
         tag: Tag { sub: 0, idx: 0 },
     };
 
@@ -255,6 +262,8 @@ pub struct Smmu {
     pub ndevs: u8,
     /// The SMMU's ATC invalidation completion timeout.
     pub atc_timeout: u64,
+    /// `smmu->sync_count` (pre-2019 design): the word MSIs of `msi_count` SYNCs write.
+    pub sync_count: u32,
 }
 
 impl Smmu {
@@ -287,6 +296,7 @@ impl Smmu {
             devs: [DevState::Ok; MAX_DEVS],
             ndevs,
             atc_timeout,
+            sync_count: 0,
         }
     }
 
@@ -426,6 +436,9 @@ impl Smmu {
             if self.msi_abort {
                 self.msi_abort = false;
                 self.raise(gerror::MSI_CMDQ_ABT);
+            } else if e.msi_count {
+                self.sync_count = e.msidata;
+                msi = true;
             } else {
                 self.q[i].word0 = 0;
                 msi = true;

@@ -6,6 +6,7 @@ pub mod callers;
 pub mod driver;
 pub mod ghost;
 pub mod hw;
+pub mod legacy;
 pub mod ops;
 pub mod reboot;
 pub mod report;

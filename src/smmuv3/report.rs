@@ -53,6 +53,8 @@ fn text(ev: &Ev) -> Option<String> {
         Ev::SyncTimeout { at, hwprod, hwcons } => {
             format!("CMD_SYNC timeout at {at:#010x} [hwprod {hwprod:#010x}, hwcons {hwcons:#010x}]")
         }
+        Ev::MsiWait(n) => format!("poll sync_count >= {n}"),
+        Ev::MsiTimeout(n) => format!("CMD_SYNC timeout (sync_count < {n})"),
         Ev::ConsShadow(c) => format!("last waiter: llq.cons := {c:#x}"),
         Ev::Ret(rc) => format!("returns {}", rc_name(i32::from(rc))),
         Ev::Exec(at, op) => format!("{} at {at:#x}", op.name()),

@@ -13,6 +13,19 @@ pub enum Shutdown {
     Syscore,
 }
 
+/// How commands reach the queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Design {
+    /// The lock-free `arm_smmu_cmdq_issue_cmdlist` (587e6c10a7ce, 2019 on).
+    LockFree,
+    /// The pre-2019 spinlock design with CMD_SYNC completion by MSI into `sync_count`
+    /// (49806599c31d, 37de98f8f1cf); `msidata_in_lock` is 0f02477d1698.
+    Spinlock {
+        /// MSIData is allocated under `cmdq.lock`, so it follows queue order.
+        msidata_in_lock: bool,
+    },
+}
+
 /// One named configuration of the driver model.
 #[derive(Clone, Copy, Debug)]
 pub struct Variant {
@@ -22,6 +35,8 @@ pub struct Variant {
     pub commits: &'static str,
     /// One line.
     pub desc: &'static str,
+    /// Command insertion design.
+    pub design: Design,
     /// df180b1a4cc5: shared waiters are never erased by the exclusive unlock.
     pub fair_lock: bool,
     /// eb6c97647be2: non-leaf range TLBIs never have TTL, NUM and SCALE all 0.
@@ -39,6 +54,7 @@ const V7_0: Variant = Variant {
     name: "linux-7.0",
     commits: "df180b1a4cc5 eb6c97647be2 32ea2c57dc21",
     desc: "lock-free cmdq with the fair shared lock; SMMU disabled by its .shutdown in device_shutdown()",
+    design: Design::LockFree,
     fair_lock: true,
     range_fix: true,
     shutdown: Shutdown::Device,
@@ -48,6 +64,30 @@ const V7_0: Variant = Variant {
 
 /// Every named variant, oldest first.
 pub const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "msi-seq-2018",
+        commits: "49806599c31d 37de98f8f1cf (before 0f02477d1698)",
+        desc: "spinlock cmdq; CMD_SYNC MSIData taken from sync_nr before cmdq.lock, polled on sync_count",
+        design: Design::Spinlock {
+            msidata_in_lock: false,
+        },
+        fair_lock: false,
+        range_fix: false,
+        upstream: false,
+        ..V7_0
+    },
+    Variant {
+        name: "msi-seq-2018-fix",
+        commits: "0f02477d1698",
+        desc: "as msi-seq-2018 with MSIData allocated under cmdq.lock, in queue order",
+        design: Design::Spinlock {
+            msidata_in_lock: true,
+        },
+        fair_lock: false,
+        range_fix: false,
+        upstream: false,
+        ..V7_0
+    },
     Variant {
         name: "linux-6.4",
         commits: "587e6c10a7ce 6833b8f2e199 (before eb6c97647be2, before df180b1a4cc5)",

@@ -16,6 +16,8 @@ use std::fmt;
 
 /// `smmu_domain->devices_lock`.
 pub const DEVICES_LOCK: u8 = 0;
+/// `smmu->cmdq.lock`, the spinlock of the pre-2019 design.
+pub const CMDQ_LOCK: u8 = 1;
 /// Most faults and environment events a scenario lists.
 pub const MAX_EVENTS: usize = 4;
 /// Most command batches a run tracks.
@@ -40,6 +42,8 @@ pub struct CmdqSw {
     pub valid: [u64; MAX_Q / 64],
     /// `owner_prod`.
     pub owner_prod: u32,
+    /// `smmu->sync_nr` (pre-2019 design): the last MSIData handed out.
+    pub sync_nr: u32,
     /// `lock`: 0 free, N shared, INT_MIN (+N waiters) exclusive.
     pub lock: i32,
 }
@@ -59,6 +63,7 @@ impl CmdqSw {
         cons: 0,
         valid: [0; MAX_Q / 64],
         owner_prod: 0,
+        sync_nr: 0,
         lock: 0,
     };
 
@@ -83,6 +88,8 @@ pub struct Sub {
     pub executed: [u32; 8],
     /// Not yet returned from its submit.
     pub live: bool,
+    /// The SMMU completed the batch's CMD_SYNC and signalled it (MSI landed or CONS passed).
+    pub sync_done: bool,
 }
 
 /// Reboot progress (kernel/reboot.c `kernel_restart()`).
@@ -133,6 +140,10 @@ pub enum Ev {
     SyncWait(u32),
     /// "CMD_SYNC timeout at ... [hwprod ..., hwcons ...]".
     SyncTimeout { at: u32, hwprod: u32, hwcons: u32 },
+    /// Pre-2019 design: polling `sync_count` for this MSIData.
+    MsiWait(u32),
+    /// Pre-2019 design: "CMD_SYNC timeout" while waiting for this MSIData.
+    MsiTimeout(u32),
     /// Last SYNC waiter wrote the shadow cons.
     ConsShadow(u32),
     /// `issue_cmdlist` returned.
@@ -558,7 +569,10 @@ impl Smmuv3 {
                 self.ev_as(hw, Ev::Exec(at, c.op));
             }
             Effect::AtcSent(at, c) => self.ev_as(hw, Ev::AtcSent(at, c.dev)),
-            Effect::SyncDone { at, msi, .. } => self.ev_as(hw, Ev::SyncDone { at, msi }),
+            Effect::SyncDone { at, msi, cmd } => {
+                self.ghost_sync_done(cmd, msi);
+                self.ev_as(hw, Ev::SyncDone { at, msi });
+            }
             Effect::Error { at, code } => {
                 self.ev_as(hw, Ev::CmdErr { at, code });
                 self.snap(hw);
