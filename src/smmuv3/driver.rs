@@ -664,3 +664,76 @@ pub fn range_cmd(leaf: bool, scale: u8, num: u8) -> Cmd {
         ..Cmd::new(Opcode::TlbiNhVa, 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const R: Ring = Ring { len: 128 };
+
+    fn l(prod: u32, cons: u32) -> Llq {
+        Llq { prod, cons }
+    }
+
+    #[test]
+    fn space_full_and_empty_use_the_wrap_bit() {
+        assert!(R.has_space(l(0, 0), 128), "empty queue has every slot");
+        assert!(!R.has_space(l(0, 0), 129));
+        assert!(R.full(l(128, 0)), "same index, other lap");
+        assert!(!R.has_space(l(128, 0), 1));
+        assert!(R.has_space(l(130, 5), 3) && !R.has_space(l(130, 5), 4));
+        assert!(
+            R.has_space(l(5 | OWNED, 5), 128),
+            "the owned flag is not an index bit"
+        );
+        assert!(
+            !R.has_space(l(5, 5 | (2 << 24) | 128), 1),
+            "ERR bits in cons are ignored"
+        );
+    }
+
+    #[test]
+    fn inc_wraps_and_keeps_the_owned_flag() {
+        assert_eq!(R.inc(127, 1), 128);
+        assert_eq!(R.inc(255, 1), 0);
+        assert_eq!(R.inc(OWNED | 250, 10), OWNED | 4);
+    }
+
+    #[test]
+    fn consumed_is_wrap_aware() {
+        assert!(!R.consumed(5, 5), "CONS at the SYNC has not passed it");
+        assert!(R.consumed(6, 5));
+        assert!(R.consumed(128, 127), "CONS wrapped past the SYNC");
+        assert!(!R.consumed(127, 128 + 3), "previous lap");
+        assert!(R.consumed(128 + 4, 128 + 3));
+        assert!(
+            R.consumed(2, 128 + 127),
+            "CONS wrapped to the next lap's start"
+        );
+    }
+
+    #[test]
+    fn valid_map_chunks_cover_exactly_the_range() {
+        let mut ch = [(0, 0, false); 8];
+        let n = valid_chunks(R, 60, 70, &mut ch);
+        assert_eq!(n, 2);
+        assert_eq!(ch[0], (0, 0xf << 60, false));
+        assert_eq!(ch[1], (1, 0x3f, false));
+        let n = valid_chunks(R, 120, 130, &mut ch);
+        assert_eq!(n, 2, "wraps into the next lap");
+        assert_eq!(ch[0], (1, 0xff << 56, false));
+        assert_eq!(ch[1], (0, 0x3, true), "second lap: valid means bit clear");
+        assert_eq!(valid_chunks(R, 7, 7, &mut ch), 0);
+    }
+
+    #[test]
+    fn range_command_is_illegal_only_when_ttl_num_and_scale_are_zero() {
+        assert!(
+            range_cmd(false, 0, 1).illegal(),
+            "one page, non-leaf: the eb6c97647be2 case"
+        );
+        assert!(!range_cmd(true, 0, 1).illegal(), "leaf has TTL");
+        assert!(!range_cmd(false, 1, 1).illegal(), "two pages");
+        assert!(!range_cmd(false, 0, 3).illegal());
+    }
+}
