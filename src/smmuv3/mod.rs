@@ -39,6 +39,8 @@ pub async fn run_op(cx: &Cpu<'_>, op: &Op) {
             cx.op_end();
         }
     }
+    // The task may schedule now: anyone sleeping on that (migrate_to_reboot_cpu) re-checks.
+    cx.w().m.touch();
 }
 
 /// A CPU's whole program.
