@@ -437,13 +437,16 @@ async fn poll_until_msi(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, u32) 
 }
 
 /// `__arm_smmu_cmdq_poll_until_consumed()`: CONS (a full `readl`) passes the SYNC.
-async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, u32) {
+async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, u32, u32) {
     let deadline = cx.now() + POLL_TIMEOUT;
     cx.at(Site::Mem).await;
-    let mut cons = cx.w().sw.cons;
+    // The whole llq word is re-read: the caller's llq.prod becomes the shared prod, which is
+    // what its "CMD_SYNC timeout at" line then prints.
+    let l = cx.w().sw.llq();
+    let mut cons = l.cons;
     for _ in 0..SPIN_LIMIT {
         if r.consumed(cons, at) {
-            return (0, cons);
+            return (0, cons, l.prod);
         }
         let ret = queue_poll(cx, deadline).await;
         if ret != 0 {
@@ -453,10 +456,10 @@ async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, 
         }
         cons = cx.w().hw.read_cons();
         if ret != 0 {
-            return (ret, cons);
+            return (ret, cons, l.prod);
         }
     }
-    (ETIMEDOUT, cons)
+    (ETIMEDOUT, cons, l.prod)
 }
 
 /// Step 5: wait for our CMD_SYNC, print the timeout, and leave the shared lock; the last
@@ -464,13 +467,14 @@ async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, 
 async fn wait_sync(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> i32 {
     cx.w().ev(Ev::SyncWait(at));
     let msi = cx.w().msipoll;
-    let (ret, cons) = if msi {
-        poll_until_msi(cx, r, at, sub).await
+    let (ret, cons, shown) = if msi {
+        let (ret, cons) = poll_until_msi(cx, r, at, sub).await;
+        (ret, cons, at)
     } else {
         poll_until_consumed(cx, r, at, sub).await
     };
     if ret != 0 {
-        sync_timeout(cx, at).await;
+        sync_timeout(cx, shown).await;
     }
     if !shared_tryunlock(cx).await {
         cx.at(Site::Mem).await;
