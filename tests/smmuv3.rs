@@ -110,3 +110,76 @@ fn shutdown_without_submitters_reboots_quickly_everywhere() {
         assert_eq!(r.world().hw.cr0, 0, "{} disabled the SMMU", v.name);
     }
 }
+
+fn one_unmap(fault: iommufuzz::smmuv3::ops::Fault) -> Scenario {
+    Scenario {
+        config: Config {
+            clients: vec![Client::default()],
+            ..Config::default()
+        },
+        cpus: vec![
+            Program {
+                ops: vec![Op::Unmap { dev: 0, pages: 2 }],
+            },
+            Program::default(),
+        ],
+        faults: vec![fault],
+        env: vec![],
+        decisions: vec![],
+    }
+}
+
+fn replay(sc: &Scenario, labels: &[&str]) -> (iommufuzz::smmuv3::scenario::Verdict, Runner) {
+    use iommufuzz::smmuv3::world::parse_step;
+    let log: Vec<_> = labels
+        .iter()
+        .map(|s| parse_step(s).expect("label"))
+        .collect();
+    let n = log.len();
+    let mut r = Runner::default();
+    let v = r.run(sc, variants::newest(), Source::Replay(log, n));
+    (v, r)
+}
+
+#[test]
+fn service_failure_mode_disables_the_smmu_and_the_sync_times_out() {
+    use iommufuzz::smmuv3::ops::Fault;
+    let sc = one_unmap(Fault::Sfm);
+    let (v, r) = replay(
+        &sc,
+        &["cpu0"; 12]
+            .iter()
+            .copied()
+            .chain(["fault:sfm"])
+            .collect::<Vec<_>>(),
+    );
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    let w = r.world();
+    assert_eq!(w.hw.cr0, 0, "the GERROR handler disabled the SMMU");
+    assert!(w.sync_timeouts >= 1, "the CMD_SYNC behind SFM timed out");
+    assert!(v.end_time >= iommufuzz::sim::clock::SEC);
+}
+
+#[test]
+fn fetch_abort_is_retried_after_the_acknowledgement() {
+    use iommufuzz::smmuv3::hw::cerror;
+    use iommufuzz::smmuv3::ops::Fault;
+    use iommufuzz::smmuv3::world::Ev;
+    let sc = one_unmap(Fault::Abt);
+    let labels: Vec<&str> = ["cpu0"; 12].iter().copied().chain(["fault:abt"]).collect();
+    let (v, r) = replay(&sc, &labels);
+    assert!(
+        v.violation.is_none(),
+        "the refetch runs the command: {:?}",
+        v.violation
+    );
+    let w = r.world();
+    let saw_abt = w
+        .trace
+        .entries
+        .iter()
+        .any(|e| matches!(e.ev, Ev::SkipErr { code, .. } if code == cerror::ABT));
+    assert!(saw_abt, "skip_err saw CERROR_ABT");
+    assert_eq!(w.sync_timeouts, 0);
+    assert_eq!(w.hw.cons, w.hw.prod, "everything consumed after the retry");
+}
