@@ -286,7 +286,7 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
     let mut logged = false;
     let mut prev = None;
     for _ in 0..SPIN_LIMIT {
-        while !r.has_space(llq, k) {
+        if !r.has_space(llq, k) {
             if !logged {
                 cx.w().ev(Ev::QueueFull);
                 logged = true;
@@ -305,6 +305,7 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
             }
             prev = Some(llq);
             flags = cx.irq_save();
+            continue;
         }
         let head = Llq {
             prod: r.inc(llq.prod, k) | OWNED,

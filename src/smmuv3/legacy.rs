@@ -29,7 +29,8 @@ async fn insert(cx: &Cpu<'_>, c: Cmd) {
         // queue_poll_cons(q, false, wfe): refresh cons from CONS until not full or 1 s.
         let deadline = cx.now() + POLL_TIMEOUT;
         cx.at(Site::Mmio).await;
-        loop {
+        // Each round either sees room, parks until something changes, or times out.
+        for _ in 0..1u32 << 22 {
             let cons = cx.w().hw.read_cons();
             cx.w().sw.cons = cons;
             if !full(p0, cons) {
@@ -98,7 +99,8 @@ async fn issue_sync_msi(cx: &Cpu<'_>, sub: u16, in_lock: bool) -> i32 {
     cx.w().ev(Ev::MsiWait(msidata));
     let deadline = cx.now() + POLL_TIMEOUT;
     cx.at(Site::Mem).await;
-    loop {
+    // Bounded by the 1 s deadline: each round parks until a change or the deadline.
+    for _ in 0..1u32 << 22 {
         let v = cx.w().hw.sync_count;
         if v.wrapping_sub(msidata) as i32 >= 0 {
             return 0;
@@ -113,6 +115,7 @@ async fn issue_sync_msi(cx: &Cpu<'_>, sub: u16, in_lock: bool) -> i32 {
         }
         relax_parked(cx, deadline).await;
     }
+    ETIMEDOUT
 }
 
 /// The callers' view of one batch on the old design: each command by
