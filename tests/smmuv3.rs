@@ -183,3 +183,18 @@ fn fetch_abort_is_retried_after_the_acknowledgement() {
     assert_eq!(w.sync_timeouts, 0);
     assert_eq!(w.hw.cons, w.hw.prod, "everything consumed after the retry");
 }
+
+#[test]
+fn raw_inputs_run_to_an_end_on_every_variant() {
+    use iommufuzz::smmuv3::scenario::run_raw;
+    let mut r = Runner::default();
+    for seed in 0..200u32 {
+        let raw: Vec<u8> = (0..160u32)
+            .map(|i| ((i * 131 + seed * 7919) % 256) as u8)
+            .collect();
+        for v in VARIANTS {
+            let x = run_raw(&mut r, v, &raw);
+            assert!(x.steps > 0 && x.steps <= r.limits.max_steps, "{}", v.name);
+        }
+    }
+}

@@ -469,3 +469,9 @@ pub fn bench_inputs(n: usize) -> Vec<Scenario> {
         })
         .collect()
 }
+
+/// Runs raw fuzzer bytes on a variant: what an SMMUv3 fuzz target calls.
+pub fn run_raw(runner: &mut Runner, v: &'static Variant, data: &[u8]) -> Verdict {
+    let sc = decode(data);
+    runner.run(&sc, v, Source::Bytes(&sc.decisions))
+}
