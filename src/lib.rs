@@ -9,6 +9,7 @@ pub mod fuzz;
 pub mod oracle;
 pub mod report;
 pub mod sim;
+pub mod smmuv3;
 pub mod vtd;
 
 pub use oracle::{Class, Suppressions, Violation};

@@ -11,12 +11,21 @@ pub struct Args {
     /// Executions to time.
     #[arg(long, default_value_t = 200_000)]
     pub runs: u64,
+    /// Model whose standard workload runs: vtd or smmuv3.
+    #[arg(long, default_value = "vtd")]
+    pub model: String,
 }
 
 /// `iommufuzz bench`.
 pub fn bench(a: &Args) -> Result<i32, Usage> {
     if a.runs == 0 {
         return Err(Usage("--runs must be at least 1".into()));
+    }
+    if a.model != "vtd" {
+        return Err(Usage(format!(
+            "model {:?} is not supported (known: vtd, smmuv3)",
+            a.model
+        )));
     }
     let inputs = crate::bench_inputs(256);
     let var = crate::vtd::variants::newest();

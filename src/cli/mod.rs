@@ -9,6 +9,7 @@ pub mod input;
 pub mod minimize;
 pub mod regress;
 pub mod replay;
+pub mod smmu;
 pub mod triage;
 pub mod ttb;
 
@@ -59,6 +60,9 @@ pub enum Cmd {
         /// The raw file is a `vtd_any` input: its first byte selects the variant.
         #[arg(long, conflicts_with = "variant")]
         any: bool,
+        /// Model of a raw input (JSON files name their own): vtd or smmuv3.
+        #[arg(long)]
+        model: Option<String>,
         /// Oracle options.
         #[command(flatten)]
         oracle: OracleArgs,
@@ -80,6 +84,9 @@ pub enum Cmd {
         /// Variant to record the decisions on.
         #[arg(long)]
         variant: Option<String>,
+        /// Model of a raw input (JSON files name their own): vtd or smmuv3.
+        #[arg(long)]
+        model: Option<String>,
     },
     /// Executions per second on the standard workload.
     Bench(bench::Args),
@@ -200,18 +207,40 @@ pub fn main() -> i32 {
             full,
             json_out,
             any,
+            model,
             oracle,
-        } => replay::replay(
-            &file,
-            variant.as_deref(),
-            any,
-            full,
-            json_out.as_deref(),
-            &oracle,
-        ),
+        } => match smmu::model_of(&file, model.as_deref()) {
+            Ok(m) if m == smmu::MODEL => smmu::replay(
+                &file,
+                variant.as_deref(),
+                full,
+                json_out.as_deref(),
+                &oracle,
+            ),
+            Ok(_) => replay::replay(
+                &file,
+                variant.as_deref(),
+                any,
+                full,
+                json_out.as_deref(),
+                &oracle,
+            ),
+            Err(e) => Err(e),
+        },
+        Cmd::Explore(a) if a.model == smmu::MODEL => smmu::explore(&a),
         Cmd::Explore(a) => explore::explore(&a),
         Cmd::Regress { dir } => regress::regress(&dir),
-        Cmd::Convert { file, out, variant } => replay::convert(&file, &out, variant.as_deref()),
+        Cmd::Convert {
+            file,
+            out,
+            variant,
+            model,
+        } => match smmu::model_of(&file, model.as_deref()) {
+            Ok(m) if m == smmu::MODEL => smmu::convert(&file, &out, variant.as_deref()),
+            Ok(_) => replay::convert(&file, &out, variant.as_deref()),
+            Err(e) => Err(e),
+        },
+        Cmd::Bench(a) if a.model == smmu::MODEL => smmu::bench(a.runs),
         Cmd::Bench(a) => bench::bench(&a),
         Cmd::Corpus {
             out,
@@ -253,4 +282,5 @@ fn list() {
             v.name, v.desc, "", v.commits
         );
     }
+    smmu::list();
 }

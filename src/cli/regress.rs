@@ -47,7 +47,12 @@ pub fn check_dir(d: &Path) -> Result<Vec<Outcome>, String> {
     let et = std::fs::read_to_string(d.join("expect.json"))
         .map_err(|e| format!("{name}/expect.json: {e}"))?;
     let e: Expect = serde_json::from_str(&et).map_err(|e| format!("{name}/expect.json: {e}"))?;
-    let l = super::input::load(&d.join("scenario.json"))?;
+    let sc = d.join("scenario.json");
+    let bytes = std::fs::read(&sc).map_err(|e| format!("{name}/scenario.json: {e}"))?;
+    if super::smmu::json_model(&bytes).as_deref() == Some(super::smmu::MODEL) {
+        return smmu_cases(&name, &e, &sc);
+    }
+    let l = super::input::load(&sc)?;
     let mut out = Vec::new();
     let cases = e
         .fail
@@ -66,6 +71,26 @@ pub fn check_dir(d: &Path) -> Result<Vec<Outcome>, String> {
         out.push(Outcome {
             bug: name.clone(),
             variant: vname,
+            want,
+            got,
+        });
+    }
+    Ok(out)
+}
+
+/// The SMMUv3 reproducer `sc` against its expectation.
+fn smmu_cases(name: &str, e: &Expect, sc: &Path) -> Result<Vec<Outcome>, String> {
+    let cases = e
+        .fail
+        .iter()
+        .map(|(v, c)| (v.clone(), c.clone()))
+        .chain(e.pass.iter().map(|v| (v.clone(), "pass".into())));
+    let mut out = Vec::new();
+    for (variant, want) in cases {
+        let got = super::smmu::check(sc, &variant).map_err(|x| format!("{name}: {x}"))?;
+        out.push(Outcome {
+            bug: name.to_string(),
+            variant,
             want,
             got,
         });

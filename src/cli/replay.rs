@@ -24,6 +24,8 @@ pub fn explain(c: Class) -> &'static str {
         Class::SlotReuse => "a slot was freed, reused or overwritten while its owner or the hardware still needed it",
         Class::FalseSuccess => "a submission reported success for an invalidation the hardware never ran: stale translations survive (security bug)",
         Class::QueueIntegrity => "a register or pointer invariant of the queue broke",
+        Class::RebootHang => "the reboot did not reach machine_restart() within its bound: a CPU it needs is stuck, or shutdown callbacks wait on a disabled IOMMU",
+        Class::Starvation => "a lock waiter was bypassed again and again with interrupts off: its wait has no bound",
     }
 }
 

@@ -36,10 +36,14 @@ pub enum Class {
     FalseSuccess,
     /// A register or pointer invariant broke.
     QueueIntegrity,
+    /// The reboot did not complete within its bound.
+    RebootHang,
+    /// A lock waiter was bypassed again and again (no bound on its wait).
+    Starvation,
 }
 
 /// Every class, in report order.
-pub const ALL_CLASSES: [Class; 9] = [
+pub const ALL_CLASSES: [Class; 11] = [
     Class::HardLockup,
     Class::SoftLockup,
     Class::WatchdogHardLockup,
@@ -49,6 +53,8 @@ pub const ALL_CLASSES: [Class; 9] = [
     Class::SlotReuse,
     Class::FalseSuccess,
     Class::QueueIntegrity,
+    Class::RebootHang,
+    Class::Starvation,
 ];
 
 impl Class {
@@ -64,6 +70,8 @@ impl Class {
             Class::SlotReuse => "slot-reuse",
             Class::FalseSuccess => "false-success",
             Class::QueueIntegrity => "queue-integrity",
+            Class::RebootHang => "reboot-hang",
+            Class::Starvation => "starvation",
         }
     }
 

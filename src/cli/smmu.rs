@@ -1,0 +1,414 @@
+//! The `--model smmuv3` side of the command line: loading reproducers, replay, convert,
+//! explore, regress and bench for the SMMUv3 model. The VT-d paths stay in their own files.
+
+use super::replay::{explain, out};
+use super::{OracleArgs, Usage};
+use crate::oracle::Suppressions;
+use crate::report::timeline;
+use crate::sim::choice::Step;
+use crate::sim::clock::fmt_time;
+use crate::smmuv3::report::{lines, state_now};
+use crate::smmuv3::scenario::{decode, Runner, Scenario, ScenarioFile, Source, Verdict};
+use crate::smmuv3::variants::{self, Variant, VARIANTS};
+use crate::smmuv3::world::Act;
+use rand::rngs::StdRng;
+use rand::{Rng, RngExt, SeedableRng};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// `println!` that ignores a closed pipe (`| head`), as `out` does.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        out(&format!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// The model name on the command line and in scenario files.
+pub const MODEL: &str = "smmuv3";
+
+/// What one explore worker did: runs, and how often each signature was seen.
+type Tally = (u64, BTreeMap<String, u64>);
+
+/// A reproducer, decoded.
+pub struct Loaded {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Variant named in the file (JSON only).
+    pub variant: Option<String>,
+    /// Labelled decisions and heal point (JSON only).
+    pub labels: Option<(Vec<Step<Act>>, usize)>,
+}
+
+impl Loaded {
+    /// Decision source for a run.
+    pub fn source(&self) -> Source<'_> {
+        match &self.labels {
+            Some((log, h)) => Source::Replay(log.clone(), *h),
+            None => Source::Bytes(&self.scenario.decisions),
+        }
+    }
+}
+
+/// The `model` field of a JSON scenario file, if `bytes` is one.
+pub fn json_model(bytes: &[u8]) -> Option<String> {
+    let first = bytes.iter().find(|c| !c.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    v.get("model")?.as_str().map(str::to_string)
+}
+
+/// The model a reproducer file is for: its JSON `model` field, else the flag, else vtd.
+pub fn model_of(path: &Path, flag: Option<&str>) -> Result<String, Usage> {
+    let bytes = std::fs::read(path).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
+    let m = json_model(&bytes).or(flag.map(str::to_string));
+    let m = m.unwrap_or_else(|| "vtd".into());
+    if m != "vtd" && m != MODEL {
+        return Err(Usage(format!(
+            "model {m:?} is not supported (known: vtd, smmuv3)"
+        )));
+    }
+    Ok(m)
+}
+
+/// Reads and decodes an SMMUv3 reproducer (JSON scenario file or raw bytes).
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    let p = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{p}: {e}"))?;
+    if meta.is_dir() || meta.len() > super::input::MAX_INPUT {
+        return Err(format!(
+            "{p}: not a file of at most {} bytes",
+            super::input::MAX_INPUT
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{p}: {e}"))?;
+    if bytes.is_empty() {
+        return Err(format!("{p}: empty file"));
+    }
+    if json_model(&bytes).is_none() {
+        return Ok(Loaded {
+            scenario: decode(&bytes),
+            variant: None,
+            labels: None,
+        });
+    }
+    let f: ScenarioFile = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{p}: not an iommufuzz smmuv3 scenario file: {e}"))?;
+    f.scenario.validate().map_err(|e| format!("{p}: {e}"))?;
+    let log = f.steps().map_err(|e| format!("{p}: {e}"))?;
+    if f.heal_at > log.len() {
+        return Err(format!(
+            "{p}: heal_at {} is past the {} decisions",
+            f.heal_at,
+            log.len()
+        ));
+    }
+    Ok(Loaded {
+        scenario: f.scenario,
+        variant: Some(f.variant),
+        labels: Some((log, f.heal_at)),
+    })
+}
+
+/// Resolves a variant name: the flag, else the file's, else the newest upstream.
+pub fn variant(flag: Option<&str>, file: Option<&str>) -> Result<&'static Variant, Usage> {
+    match flag.or(file) {
+        Some(n) => variants::by_name(n).ok_or_else(|| {
+            Usage(format!(
+                "unknown smmuv3 variant {n:?} (see `iommufuzz list`)"
+            ))
+        }),
+        None => Ok(variants::newest()),
+    }
+}
+
+/// A runner with the oracle flags applied (no built-in suppressions for this model).
+pub fn runner(o: &OracleArgs) -> Result<Runner, Usage> {
+    let mut r = Runner::default();
+    if let Some(p) = &o.suppressions {
+        let s = std::fs::read_to_string(p).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
+        r.sup = Suppressions::parse(&s).map_err(|e| Usage(format!("suppressions: {e}")))?;
+    }
+    for d in &o.disable {
+        let c =
+            crate::Class::parse(d).ok_or_else(|| Usage(format!("unknown oracle class {d:?}")))?;
+        r.mask = r.mask.without(c);
+    }
+    Ok(r)
+}
+
+/// `iommufuzz list` lines of this model.
+pub fn list() {
+    outln!("model smmuv3 (ARM SMMUv3 command queue, drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c)");
+    for v in VARIANTS {
+        let up = if v.upstream { " [upstream]" } else { "" };
+        outln!(
+            "  {:<18} {}{up}\n  {:<18} commits: {}",
+            v.name,
+            v.desc,
+            "",
+            v.commits
+        );
+    }
+}
+
+/// The verdict, explanation, timeline and reproduce command.
+pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -> String {
+    let mut o = String::new();
+    let w = r.world();
+    match &v.violation {
+        Some(x) => {
+            let _ = writeln!(
+                o,
+                "verdict: VIOLATION {} on {} (signature {})",
+                x.class,
+                var.name,
+                x.signature()
+            );
+            let _ = writeln!(
+                o,
+                "  at t={} s, cpu{}: {}",
+                fmt_time(x.time).trim(),
+                x.cpu.unwrap_or(0),
+                x.msg
+            );
+            let _ = writeln!(o, "  meaning: {}", explain(x.class));
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "verdict: PASS on {} (every operation returned, no oracle fired)",
+                var.name
+            );
+        }
+    }
+    for s in &v.suppressed {
+        let _ = writeln!(
+            o,
+            "  suppressed: {} at t={} s: {}",
+            s.signature(),
+            fmt_time(s.time).trim(),
+            s.msg
+        );
+    }
+    if w.sync_timeouts > 0 {
+        let _ = writeln!(o, "  CMD_SYNC timeout printed {} times", w.sync_timeouts);
+    }
+    let _ = writeln!(
+        o,
+        "  steps={} virtual time={} s trace={:016x}\n",
+        v.steps,
+        fmt_time(v.end_time).trim(),
+        v.trace_hash
+    );
+    let max = if full { 0 } else { 120 };
+    let ncpus = w.m.ncpus as usize;
+    let _ = write!(
+        o,
+        "{}",
+        timeline::render(&lines(&w), ncpus, "SMMU / devices / env", max)
+    );
+    let _ = writeln!(o, "\nqueue state at the end: {}", state_now(&w));
+    let _ = writeln!(
+        o,
+        "\nreproduce: iommufuzz replay {} --model smmuv3 --variant {}",
+        file.display(),
+        var.name
+    );
+    o
+}
+
+fn write_json(r: &Runner, sc: &Scenario, var: &Variant, out: &Path) -> Result<(), Usage> {
+    let f = r.to_file(sc, var);
+    let s = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;
+    std::fs::write(out, s + "\n").map_err(|e| Usage(format!("{}: {e}", out.display())))
+}
+
+/// `iommufuzz replay FILE --model smmuv3`.
+pub fn replay(
+    file: &Path,
+    vflag: Option<&str>,
+    full: bool,
+    json_out: Option<&Path>,
+    o: &OracleArgs,
+) -> Result<i32, Usage> {
+    let l = load(file)?;
+    let var = variant(vflag, l.variant.as_deref())?;
+    let mut r = runner(o)?;
+    let v = r.run(&l.scenario, var, l.source());
+    out(&report(&r, &v, var, file, full));
+    if let Some(p) = json_out {
+        write_json(&r, &l.scenario, var, p)?;
+    }
+    Ok(if v.violation.is_some() { 1 } else { 0 })
+}
+
+/// `iommufuzz convert FILE --out OUT --model smmuv3`.
+pub fn convert(file: &Path, outp: &Path, vflag: Option<&str>) -> Result<i32, Usage> {
+    let l = load(file)?;
+    let var = variant(vflag, l.variant.as_deref())?;
+    let mut r = runner(&OracleArgs::default())?;
+    let v = r.run(&l.scenario, var, l.source());
+    write_json(&r, &l.scenario, var, outp)?;
+    let what = v
+        .violation
+        .as_ref()
+        .map(|x| x.signature())
+        .unwrap_or_else(|| "pass".into());
+    outln!(
+        "wrote {} ({} decisions, {what})",
+        outp.display(),
+        r.decisions().0.len()
+    );
+    Ok(0)
+}
+
+/// Runs one reproducer directory's scenario on `vname`: the violation class or "pass".
+pub fn check(scenario: &Path, vname: &str) -> Result<String, String> {
+    let l = load(scenario)?;
+    let var = variants::by_name(vname).ok_or_else(|| format!("unknown smmuv3 variant {vname}"))?;
+    let mut r = Runner::default();
+    let v = r.run(&l.scenario, var, l.source());
+    Ok(v.violation
+        .map(|x| x.class.name().to_string())
+        .unwrap_or_else(|| "pass".into()))
+}
+
+/// `iommufuzz explore --model smmuv3` (one worker per job, seeds seed..seed+jobs).
+pub fn explore(a: &super::explore::Args) -> Result<i32, Usage> {
+    if a.seconds.is_none() && a.runs.is_none() {
+        return Err(Usage("give --seconds S or --runs N".into()));
+    }
+    if a.jobs == 0 || a.jobs > 64 || a.max_len == 0 || a.max_len > 1 << 20 {
+        return Err(Usage("-j must be 1..=64 and --max-len 1..=1048576".into()));
+    }
+    let var = variant(a.variant.as_deref(), None)?;
+    runner(&a.oracle)?;
+    let start = Instant::now();
+    let res: Vec<Result<Tally, Usage>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..a.jobs)
+            .map(|i| s.spawn(move || worker(a, var, a.seed + u64::from(i), start)))
+            .collect();
+        hs.into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Usage("worker panicked".into())))
+            })
+            .collect()
+    });
+    let mut n = 0;
+    let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+    for r in res {
+        let (k, m) = r?;
+        n += k;
+        for (sig, c) in m {
+            *seen.entry(sig).or_insert(0) += c;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    outln!(
+        "explore smmuv3 {}: {n} runs in {secs:.2} s ({:.0} exec/s), {} distinct violations",
+        var.name,
+        n as f64 / secs.max(1e-9),
+        seen.len()
+    );
+    for (sig, count) in &seen {
+        outln!("  {count:>8}  {sig}");
+    }
+    Ok(if seen.is_empty() { 0 } else { 1 })
+}
+
+fn worker(
+    a: &super::explore::Args,
+    var: &'static Variant,
+    seed: u64,
+    start: Instant,
+) -> Result<Tally, Usage> {
+    let mut r = runner(&a.oracle)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut buf = vec![0u8; a.max_len];
+    let deadline = a.seconds.map(|s| start + Duration::from_secs_f64(s));
+    let mut seen = BTreeMap::new();
+    let mut n = 0u64;
+    while a.runs.is_none_or(|m| n < m) {
+        if n % 256 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let len = rng.random_range(1..=buf.len());
+        rng.fill_bytes(&mut buf[..len]);
+        let sc = decode(&buf[..len]);
+        let v = r.run(&sc, var, Source::Bytes(&sc.decisions));
+        n += 1;
+        if let Some(x) = v.violation {
+            let sig = x.signature();
+            let first = !seen.contains_key(&sig);
+            *seen.entry(sig.clone()).or_insert(0) += 1;
+            if first {
+                out(&format!(
+                    "new violation {sig} on {} at run {n} of seed {seed}: {}\n",
+                    var.name, x.msg
+                ));
+                if let Some(dir) = &a.out {
+                    save(dir, &sig, &r, &sc, var, &buf[..len])?;
+                }
+                if a.stop {
+                    break;
+                }
+            }
+        }
+    }
+    Ok((n, seen))
+}
+
+fn save(
+    dir: &Path,
+    sig: &str,
+    r: &Runner,
+    sc: &Scenario,
+    var: &Variant,
+    raw: &[u8],
+) -> Result<(), Usage> {
+    let io = |e: std::io::Error| Usage(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let stem: String = sig
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = format!("smmuv3-{}-{stem}", var.name);
+    std::fs::write(dir.join(format!("{stem}.raw")), raw).map_err(io)?;
+    write_json(r, sc, var, &dir.join(format!("{stem}.json")))?;
+    out(&format!("  wrote {}/{stem}.raw and .json\n", dir.display()));
+    Ok(())
+}
+
+/// `iommufuzz bench --model smmuv3`: the standard SMMUv3 workload.
+pub fn bench(runs: u64) -> Result<i32, Usage> {
+    let inputs = crate::smmuv3::scenario::bench_inputs(256);
+    let var = variants::newest();
+    let mut r = Runner::default();
+    let (mut steps, mut viol) = (0u64, 0u64);
+    let t = Instant::now();
+    for i in 0..runs {
+        let sc = &inputs[(i % inputs.len() as u64) as usize];
+        let v = r.run(sc, var, Source::Bytes(&sc.decisions));
+        steps += v.steps;
+        viol += u64::from(v.violation.is_some());
+    }
+    let s = t.elapsed().as_secs_f64();
+    outln!(
+        "bench smmuv3 {}: {runs} runs in {s:.3} s = {:.0} exec/s ({:.0} steps/run, {viol} with a violation)",
+        var.name,
+        runs as f64 / s,
+        steps as f64 / runs as f64
+    );
+    Ok(0)
+}

@@ -1,0 +1,477 @@
+//! SMMUv3 scenarios: the Arbitrary encoding every fuzz front end shares, the JSON scenario
+//! file, and the runner that executes one scenario on a variant.
+//!
+//! Raw layout: a short head (configuration, clients, CPU programs, listed faults and
+//! environment events) decoded with `arbitrary`; every remaining byte is one scheduling
+//! decision.
+
+use super::cpu_main;
+use super::hw::MAX_DEVS;
+use super::ops::{Client, Config, EnvEvent, Fault, Op, Program};
+use super::variants::{self, Variant};
+use super::world::{parse_step, step_label, Act, Smmuv3, MAX_EVENTS};
+use crate::oracle::{OracleMask, Suppressions, Violation};
+use crate::sim::choice::{Bytes, Decide, Replay, Step};
+use crate::sim::cpu::Cx;
+use crate::sim::executor::{self, End, Exec, Limits, RunOpts};
+use crate::sim::MAX_CPUS;
+use arbitrary::{Arbitrary, Result as AResult, Unstructured};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::pin::pin;
+
+/// Most operations per CPU in a scenario file.
+pub const MAX_OPS: usize = 32;
+/// Most pages one operation names (the ghost tracks up to 253 commands per batch).
+pub const MAX_PAGES: u8 = 200;
+
+/// An SMMUv3 scenario: configuration, CPU programs, listed faults and events, and decisions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// Queue, polling mode and client configuration.
+    pub config: Config,
+    /// One program per CPU (1 to 4).
+    pub cpus: Vec<Program>,
+    /// Faults the decisions may inject, each once.
+    pub faults: Vec<Fault>,
+    /// Environment events the decisions may fire, each once.
+    pub env: Vec<EnvEvent>,
+    /// Raw decision bytes (raw inputs only).
+    #[serde(skip)]
+    pub decisions: Vec<u8>,
+}
+
+fn client(u: &mut Unstructured) -> AResult<Client> {
+    Ok(Client {
+        ats: u.arbitrary()?,
+        sva: u.arbitrary()?,
+        shutdown_unmaps: u.int_in_range(0..=2)?,
+        early: u.int_in_range(0..=3u8)? == 0,
+    })
+}
+
+fn op(u: &mut Unstructured, ndevs: u8, reboot: &mut bool) -> AResult<Op> {
+    let dev = u.int_in_range(0..=ndevs - 1)?;
+    Ok(match u.int_in_range(0..=9u8)? {
+        0..=3 => {
+            let big = u.int_in_range(0..=7u8)? == 0;
+            let pages = if big {
+                u.int_in_range(9..=130)?
+            } else {
+                u.int_in_range(1..=8)?
+            };
+            Op::Unmap { dev, pages }
+        }
+        4 | 5 => Op::SvaInvalidate {
+            pages: u.int_in_range(1..=40)?,
+        },
+        6 => Op::MmRelease,
+        7 | 8 if !*reboot => {
+            *reboot = true;
+            Op::Reboot
+        }
+        _ => Op::Exit {
+            delay_ms: *u.choose(&[0u32, 500, 2000])?,
+            bufs: u.int_in_range(1..=6)?,
+            pages: u.int_in_range(1..=4)?,
+            dev,
+        },
+    })
+}
+
+fn fault(u: &mut Unstructured, ndevs: u8) -> AResult<Fault> {
+    let dev = u.int_in_range(0..=ndevs - 1)?;
+    Ok(match u.int_in_range(0..=5u8)? {
+        0 => Fault::Ill,
+        1 => Fault::Abt,
+        2 => Fault::Sfm,
+        3 => Fault::MsiAbort,
+        4 => Fault::Wedge,
+        _ => Fault::AtcTimeout(dev),
+    })
+}
+
+impl Scenario {
+    fn head(u: &mut Unstructured) -> AResult<Self> {
+        let ncpus = u.int_in_range(1..=MAX_CPUS as u8)?;
+        let nd = u.int_in_range(1..=3u8)?;
+        let mut clients = Vec::with_capacity(nd as usize);
+        for _ in 0..nd {
+            clients.push(client(u)?);
+        }
+        let config = Config {
+            qshift: *u.choose(&[7u8, 7, 8, 7])?,
+            msipoll: u.int_in_range(0..=3u8)? != 0,
+            range_inv: u.arbitrary()?,
+            atc_timeout_ms: *u.choose(&[500u32, 50, 2000])?,
+            grace_ms: *u.choose(&[1000u32, 100])?,
+            clients,
+        };
+        let mut reboot = false;
+        let mut cpus = Vec::with_capacity(ncpus as usize);
+        for _ in 0..ncpus {
+            let n = u.int_in_range(0..=3usize)?;
+            let mut ops = Vec::with_capacity(n);
+            for _ in 0..n {
+                let o = op(u, nd, &mut reboot)?;
+                if o == Op::Reboot {
+                    // The reboot task is a program of its own: it never returns to run more.
+                    ops.clear();
+                    ops.push(o);
+                    break;
+                }
+                ops.push(o);
+            }
+            cpus.push(Program { ops });
+        }
+        let nf = u.int_in_range(0..=3usize)?;
+        let mut faults = Vec::with_capacity(nf);
+        for _ in 0..nf {
+            faults.push(fault(u, nd)?);
+        }
+        let ne = u.int_in_range(0..=2usize)?;
+        let mut env = Vec::with_capacity(ne);
+        for _ in 0..ne {
+            let d = u.int_in_range(0..=nd - 1)?;
+            env.push(if u.arbitrary()? {
+                EnvEvent::Hang(d)
+            } else {
+                EnvEvent::Recover(d)
+            });
+        }
+        Ok(Scenario {
+            config,
+            cpus,
+            faults,
+            env,
+            decisions: Vec::new(),
+        })
+    }
+
+    /// Checks a scenario (from JSON or hand-written) against the model's limits.
+    pub fn validate(&self) -> Result<(), String> {
+        let c = &self.config;
+        if !(7..=8).contains(&c.qshift) {
+            return Err(format!("config.qshift must be 7 or 8, got {}", c.qshift));
+        }
+        let nd = c.clients.len();
+        if nd == 0 || nd > MAX_DEVS {
+            return Err(format!(
+                "config.clients must list 1..={MAX_DEVS} devices, got {nd}"
+            ));
+        }
+        if c.atc_timeout_ms == 0 || c.atc_timeout_ms > 600_000 || c.grace_ms > 600_000 {
+            return Err(
+                "config.atc_timeout_ms must be in 1..=600000, grace_ms at most 600000".into(),
+            );
+        }
+        if c.clients.iter().any(|x| x.shutdown_unmaps > 16) {
+            return Err("a client's shutdown_unmaps must be at most 16".into());
+        }
+        if self.cpus.is_empty() || self.cpus.len() > MAX_CPUS {
+            return Err(format!(
+                "cpus must list 1..={MAX_CPUS} programs, got {}",
+                self.cpus.len()
+            ));
+        }
+        if self.faults.len() > MAX_EVENTS || self.env.len() > MAX_EVENTS {
+            return Err(format!(
+                "at most {MAX_EVENTS} faults and {MAX_EVENTS} env events"
+            ));
+        }
+        let mut reboots = 0;
+        for (i, p) in self.cpus.iter().enumerate() {
+            if p.ops.len() > MAX_OPS {
+                return Err(format!("cpu{i}: at most {MAX_OPS} operations"));
+            }
+            for o in &p.ops {
+                let ok = match *o {
+                    Op::Unmap { dev, pages } => (dev as usize) < nd && pages <= MAX_PAGES,
+                    Op::SvaInvalidate { pages } => pages <= MAX_PAGES,
+                    Op::MmRelease => true,
+                    Op::Exit {
+                        delay_ms,
+                        bufs,
+                        pages,
+                        dev,
+                    } => {
+                        (dev as usize) < nd
+                            && pages <= MAX_PAGES
+                            && bufs <= 64
+                            && delay_ms <= 600_000
+                    }
+                    Op::Reboot => {
+                        reboots += 1;
+                        true
+                    }
+                };
+                if !ok {
+                    return Err(format!(
+                        "cpu{i}: operation {o:?} names an absent device or is too large"
+                    ));
+                }
+            }
+        }
+        if reboots > 1 {
+            return Err("at most one reboot operation".into());
+        }
+        if self
+            .cpus
+            .iter()
+            .any(|p| p.ops.len() > 1 && p.ops.contains(&Op::Reboot))
+        {
+            return Err("the reboot operation must be the only operation of its CPU".into());
+        }
+        let dev_ok = |d: u8| (d as usize) < nd;
+        let fdev = self.faults.iter().all(|f| match *f {
+            Fault::AtcTimeout(d) => dev_ok(d),
+            _ => true,
+        });
+        if !fdev || !self.env.iter().all(|e| dev_ok(e.dev())) {
+            return Err("a fault or env event names an absent device".into());
+        }
+        Ok(())
+    }
+
+    fn has_reboot(&self) -> bool {
+        self.cpus.iter().any(|p| p.ops.contains(&Op::Reboot))
+    }
+}
+
+impl<'a> Arbitrary<'a> for Scenario {
+    fn arbitrary(u: &mut Unstructured<'a>) -> AResult<Self> {
+        let mut s = Self::head(u)?;
+        let n = u.int_in_range(0..=256usize)?;
+        s.decisions = u.bytes(n.min(u.len()))?.to_vec();
+        Ok(s)
+    }
+
+    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> AResult<Self> {
+        let mut s = Self::head(&mut u)?;
+        s.decisions = u.take_rest().to_vec();
+        Ok(s)
+    }
+
+    fn size_hint(_depth: usize) -> (usize, Option<usize>) {
+        (0, None)
+    }
+}
+
+/// Decodes raw fuzzer bytes: the one decoder every front end uses.
+pub fn decode(data: &[u8]) -> Scenario {
+    // Decoding never fails: arbitrary yields the smallest choice when bytes run out.
+    Scenario::arbitrary_take_rest(Unstructured::new(data)).unwrap_or_else(|_| Scenario {
+        config: Config::default(),
+        cpus: vec![Program::default()],
+        faults: Vec::new(),
+        env: Vec::new(),
+        decisions: Vec::new(),
+    })
+}
+
+/// The JSON scenario file: a scenario plus model, variant and labelled decisions.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ScenarioFile {
+    /// Always "smmuv3" for this model.
+    pub model: String,
+    /// Variant the decisions were recorded on.
+    pub variant: String,
+    /// The scenario.
+    #[serde(flatten)]
+    pub scenario: Scenario,
+    /// Labelled decisions, replayed by meaning.
+    pub decisions: Vec<String>,
+    /// Decisions taken before the healing phase.
+    pub heal_at: usize,
+}
+
+impl ScenarioFile {
+    /// Parses the labelled decisions.
+    pub fn steps(&self) -> Result<Vec<Step<Act>>, String> {
+        self.decisions
+            .iter()
+            .map(|s| parse_step(s).ok_or_else(|| format!("unknown decision label {s:?}")))
+            .collect()
+    }
+}
+
+/// Where decisions come from.
+pub enum Source<'a> {
+    /// Raw bytes, then healing.
+    Bytes(&'a [u8]),
+    /// A labelled log, healing after `heal_at`.
+    Replay(Vec<Step<Act>>, usize),
+}
+
+/// What one run found.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    /// The violation that stopped the run.
+    pub violation: Option<Violation>,
+    /// Suppressed violations.
+    pub suppressed: Vec<Violation>,
+    /// Steps taken.
+    pub steps: u64,
+    /// Virtual time at the end (ns).
+    pub end_time: u64,
+    /// FNV hash of the whole trace.
+    pub trace_hash: u64,
+}
+
+/// Runs scenarios, reusing its buffers across executions.
+pub struct Runner {
+    cell: RefCell<Smmuv3>,
+    ex: Exec<Act>,
+    /// Bounds of each execution.
+    pub limits: Limits,
+    /// Oracle classes that are on.
+    pub mask: OracleMask,
+    /// Signatures that do not stop a run.
+    pub sup: Suppressions,
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Runner {
+            cell: RefCell::new(Smmuv3::new(variants::newest(), &Config::default(), 1)),
+            ex: Exec::default(),
+            limits: Limits::default(),
+            mask: OracleMask::default(),
+            sup: Suppressions::default(),
+        }
+    }
+}
+
+impl Runner {
+    /// Runs `sc` on `v` with decisions from `src`.
+    pub fn run(&mut self, sc: &Scenario, v: &'static Variant, src: Source) -> Verdict {
+        let ncpus = sc.cpus.len().clamp(1, MAX_CPUS) as u8;
+        {
+            let mut w = self.cell.borrow_mut();
+            w.reset(v, &sc.config, ncpus);
+            w.reboot.present = sc.has_reboot();
+            for (i, f) in sc.faults.iter().take(MAX_EVENTS).enumerate() {
+                w.faults[i] = Some(*f);
+            }
+            for (i, e) in sc.env.iter().take(MAX_EVENTS).enumerate() {
+                w.env[i] = Some(*e);
+            }
+        }
+        let mut bytes;
+        let mut replay;
+        let src: &mut dyn Decide<Act> = match src {
+            Source::Bytes(b) => {
+                bytes = Bytes::new(b);
+                &mut bytes
+            }
+            Source::Replay(log, h) => {
+                replay = Replay::new(log, h);
+                &mut replay
+            }
+        };
+        let end = self.exec(sc, src);
+        let w = self.cell.borrow();
+        let f = &self.ex.findings;
+        debug_assert!(end == End::Violation || f.violation.is_none());
+        Verdict {
+            violation: f.violation.clone(),
+            suppressed: f.suppressed.clone(),
+            steps: self.ex.steps,
+            end_time: self.ex.end_time,
+            trace_hash: w.trace.hash() ^ self.ex.steps,
+        }
+    }
+
+    fn exec(&mut self, sc: &Scenario, src: &mut dyn Decide<Act>) -> End {
+        let empty = Program::default();
+        let p = |i: usize| sc.cpus.get(i).unwrap_or(&empty);
+        let cell = &self.cell;
+        let f0 = pin!(cpu_main(Cx::new(0, cell), p(0)));
+        let f1 = pin!(cpu_main(Cx::new(1, cell), p(1)));
+        let f2 = pin!(cpu_main(Cx::new(2, cell), p(2)));
+        let f3 = pin!(cpu_main(Cx::new(3, cell), p(3)));
+        let mut futs = [f0, f1, f2, f3];
+        let o = RunOpts {
+            limits: self.limits,
+            mask: self.mask,
+            sup: &self.sup,
+        };
+        executor::run(cell, &mut futs, src, &o, &mut self.ex)
+    }
+
+    /// The world after the last run (trace, queue state).
+    pub fn world(&self) -> std::cell::Ref<'_, Smmuv3> {
+        self.cell.borrow()
+    }
+
+    /// The labelled decisions of the last run and where healing began.
+    pub fn decisions(&self) -> (Vec<String>, usize) {
+        let log = self.ex.log.iter().map(step_label).collect();
+        (log, self.ex.heal_at.unwrap_or(self.ex.log.len()))
+    }
+
+    /// Converts the last run into a JSON scenario file.
+    pub fn to_file(&self, sc: &Scenario, v: &Variant) -> ScenarioFile {
+        let (decisions, heal_at) = self.decisions();
+        ScenarioFile {
+            model: "smmuv3".into(),
+            variant: v.name.into(),
+            scenario: sc.clone(),
+            decisions,
+            heal_at,
+        }
+    }
+}
+
+/// The standard SMMUv3 benchmark workload: 3 CPUs, a 128-entry queue with MSI polling, two
+/// ATS clients (one SVA-bound), unmaps, SVA invalidation and mm release mixed, ATC-timeout,
+/// illegal-command and MSI-abort faults listed, and `n` decision streams from a fixed seed.
+pub fn bench_inputs(n: usize) -> Vec<Scenario> {
+    use rand::{Rng, SeedableRng};
+    let prog = |ops: Vec<Op>| Program { ops };
+    let cpus = vec![
+        prog(vec![
+            Op::Unmap { dev: 0, pages: 4 },
+            Op::SvaInvalidate { pages: 8 },
+        ]),
+        prog(vec![Op::MmRelease, Op::Unmap { dev: 1, pages: 2 }]),
+        prog(vec![
+            Op::Unmap { dev: 0, pages: 1 },
+            Op::SvaInvalidate { pages: 3 },
+        ]),
+    ];
+    let config = Config {
+        clients: vec![
+            Client {
+                ats: true,
+                sva: true,
+                ..Client::default()
+            },
+            Client {
+                ats: true,
+                ..Client::default()
+            },
+        ],
+        ..Config::default()
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5a3);
+    (0..n)
+        .map(|_| {
+            let mut d = vec![0u8; 96];
+            rng.fill_bytes(&mut d);
+            Scenario {
+                config: config.clone(),
+                cpus: cpus.clone(),
+                faults: vec![Fault::AtcTimeout(0), Fault::Ill, Fault::MsiAbort],
+                env: vec![],
+                decisions: d,
+            }
+        })
+        .collect()
+}
+
+/// Runs raw fuzzer bytes on a variant: what an SMMUv3 fuzz target calls.
+pub fn run_raw(runner: &mut Runner, v: &'static Variant, data: &[u8]) -> Verdict {
+    let sc = decode(data);
+    runner.run(&sc, v, Source::Bytes(&sc.decisions))
+}

@@ -1,0 +1,774 @@
+//! The shared state of one SMMUv3 run: machine, command queue hardware, the driver's
+//! `struct arm_smmu_cmdq`, the reboot state, ghost state for the oracles, the trace, and the
+//! labelled actions the executor chooses among.
+
+use super::hw::{self, Cmd, DevState, Effect, Smmu, Tag, MAX_DEVS, MAX_Q};
+use super::ops::{Client, Config, EnvEvent, Fault};
+use super::variants::Variant;
+use crate::oracle::{Class, Violation};
+use crate::sim::choice::Step;
+use crate::sim::clock::{Time, MS, SEC};
+use crate::sim::cpu::{HasMachine, Machine, Run};
+use crate::sim::executor::World;
+use crate::sim::trace::{Actor, Trace};
+use crate::sim::MAX_CPUS;
+use std::fmt;
+
+/// `smmu_domain->devices_lock`.
+pub const DEVICES_LOCK: u8 = 0;
+/// `smmu->cmdq.lock`, the spinlock of the pre-2019 design.
+pub const CMDQ_LOCK: u8 = 1;
+/// Most faults and environment events a scenario lists.
+pub const MAX_EVENTS: usize = 4;
+/// Most command batches a run tracks.
+pub const MAX_SUBS: usize = 512;
+/// `CMDQ_PROD_OWNED_FLAG` (= `Q_OVERFLOW_FLAG`).
+pub const OWNED: u32 = 1 << 31;
+/// The reboot must finish within this much virtual time after `kernel_restart()` starts. A
+/// healthy reboot takes milliseconds in the model; this is the NMI watchdog threshold, long
+/// enough that only a reboot held up by a stuck CPU or repeated 1 s timeouts exceeds it.
+pub const REBOOT_BOUND: Time = 10 * SEC;
+/// A shared locker bypassed by this many exclusive acquisitions is starving (C2).
+pub const STARVE_BYPASS: u32 = 2;
+
+/// The driver's `struct arm_smmu_cmdq` (its `llq` word split into its two halves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CmdqSw {
+    /// `q.llq.prod`: software reservation pointer, bit 31 the owned flag.
+    pub prod: u32,
+    /// `q.llq.cons`: the hardware CONS some CPU last published (may carry ERR bits).
+    pub cons: u32,
+    /// `valid_map`, one bit per slot, toggled once per lap.
+    pub valid: [u64; MAX_Q / 64],
+    /// `owner_prod`.
+    pub owner_prod: u32,
+    /// `smmu->sync_nr` (pre-2019 design): the last MSIData handed out.
+    pub sync_nr: u32,
+    /// `lock`: 0 free, N shared, INT_MIN (+N waiters) exclusive.
+    pub lock: i32,
+}
+
+/// A snapshot of the 64-bit `llq` word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Llq {
+    /// prod half.
+    pub prod: u32,
+    /// cons half.
+    pub cons: u32,
+}
+
+impl CmdqSw {
+    const ZERO: CmdqSw = CmdqSw {
+        prod: 0,
+        cons: 0,
+        valid: [0; MAX_Q / 64],
+        owner_prod: 0,
+        sync_nr: 0,
+        lock: 0,
+    };
+
+    /// `READ_ONCE(cmdq->q.llq.val)`.
+    #[inline]
+    pub fn llq(&self) -> Llq {
+        Llq {
+            prod: self.prod,
+            cons: self.cons,
+        }
+    }
+}
+
+/// One command batch (`struct arm_smmu_cmdq_batch` up to its submit), for the ghost oracles.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sub {
+    /// Caller CPU.
+    pub cpu: u8,
+    /// Commands added so far.
+    pub count: u8,
+    /// Bit k%32 of word k/32: command k took effect on the hardware.
+    pub executed: [u32; 8],
+    /// Not yet returned from its submit.
+    pub live: bool,
+    /// The SMMU completed the batch's CMD_SYNC and signalled it (MSI landed or CONS passed).
+    pub sync_done: bool,
+}
+
+/// Reboot progress (kernel/reboot.c `kernel_restart()`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reboot {
+    /// Some CPU's program runs the reboot task.
+    pub present: bool,
+    /// `env:reboot` fired: the user asked for a reboot.
+    pub fired: bool,
+    /// SIGKILL sent to every process.
+    pub sigkill: bool,
+    /// When `kernel_restart()` began.
+    pub start: Time,
+    /// Time spent waiting in `migrate_to_reboot_cpu()`.
+    pub migrate_wait: Time,
+    /// Kernel function the reboot CPU was in when the migration had to wait.
+    pub holder: &'static str,
+    /// Time spent in `device_shutdown()`.
+    pub shutdown_time: Time,
+    /// `machine_restart()` reached.
+    pub done: bool,
+}
+
+/// Trace events of the SMMUv3 model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ev {
+    /// `arm_smmu_cmdq_issue_cmdlist` entered with `n` commands.
+    Issue { n: u8, sync: bool },
+    /// Slots reserved: [start, end), owner or not.
+    Reserve { start: u32, end: u32, owner: bool },
+    /// The llq cmpxchg lost a race.
+    CasFail,
+    /// No space: waiting for the queue to drain.
+    QueueFull,
+    /// `arm_smmu_cmdq_poll_until_not_full` timed out ("CMDQ timeout").
+    CmdqTimeout,
+    /// Exclusive lock taken to refresh the shadow cons from CONS.
+    ConsRefresh(u32),
+    /// Waiting in `arm_smmu_cmdq_shared_lock` behind an exclusive holder.
+    SharedWait,
+    /// `exclusive_trylock` won (the n-th exclusive acquisition of the run).
+    ExclLock(u32),
+    /// Exclusive lock released, leaving this lock value.
+    ExclUnlock(i32),
+    /// Owner wrote PROD.
+    Publish(u32),
+    /// Polling for the CMD_SYNC at this index.
+    SyncWait(u32),
+    /// "CMD_SYNC timeout at ... [hwprod ..., hwcons ...]".
+    SyncTimeout { at: u32, hwprod: u32, hwcons: u32 },
+    /// Pre-2019 design: polling `sync_count` for this MSIData.
+    MsiWait(u32),
+    /// Pre-2019 design: "CMD_SYNC timeout" while waiting for this MSIData.
+    MsiTimeout(u32),
+    /// Last SYNC waiter wrote the shadow cons.
+    ConsShadow(u32),
+    /// `issue_cmdlist` returned.
+    Ret(i8),
+    /// Hardware: command at index took effect.
+    Exec(u32, hw::Opcode),
+    /// Hardware: ATC_INV at index sent to device.
+    AtcSent(u32, u8),
+    /// Hardware: CMD_SYNC at index completed (MSI written or not).
+    SyncDone { at: u32, msi: bool },
+    /// Hardware: command error at index.
+    CmdErr { at: u32, code: u8 },
+    /// Device answered an ATC invalidation.
+    AtcDone(u8),
+    /// The SMMU's ATC timer fired for a device.
+    AtcTimer(u8),
+    /// CR0 written.
+    Cr0(u8),
+    /// CR0ACK followed.
+    Cr0Ack(u8),
+    /// `arm_smmu_device_disable`: "failed to clear cr0".
+    Cr0Fail,
+    /// GERROR handler: "unexpected global error reported".
+    Gerror(u16),
+    /// `__arm_smmu_cmdq_skip_err`: "CMDQ error (cons ...)".
+    SkipErr { cons: u32, code: u8 },
+    /// The entry at this index was rewritten into a CMD_SYNC.
+    SkipIll(u32),
+    /// GERRORN written.
+    Gerrorn(u16),
+    /// Injected fault.
+    Inject(Fault),
+    /// Environment event.
+    Env(EnvEvent),
+    /// The user asked for a reboot.
+    RebootAsked,
+    /// `kernel_restart()` began.
+    Restart,
+    /// SIGKILL sent to all processes.
+    Kill,
+    /// A process starts its exit path.
+    Exiting,
+    /// `device_shutdown()` reached a device (MAX_DEVS = the SMMU).
+    DevShutdown(u8),
+    /// `migrate_to_reboot_cpu()` waits for cpu0.
+    MigrateWait,
+    /// Migrated.
+    Migrated,
+    /// `syscore_shutdown()`.
+    Syscore,
+    /// `machine_restart()`: "Restarting system".
+    MachineRestart,
+    /// Queue state snapshot.
+    Snap(Snap),
+}
+
+/// Queue state at a decisive step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Snap {
+    /// PROD register.
+    pub prod: u32,
+    /// CONS register with ERR.
+    pub cons: u32,
+    /// Shadow llq.prod.
+    pub llq_prod: u32,
+    /// Shadow llq.cons.
+    pub llq_cons: u32,
+    /// owner_prod.
+    pub owner_prod: u32,
+    /// cmdq lock.
+    pub lock: i32,
+    /// CR0.
+    pub cr0: u8,
+    /// Active GERROR bits.
+    pub gerror: u16,
+}
+
+/// A labelled model action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Act {
+    /// Consume the entry at CONS.
+    Consume,
+    /// Acknowledge the last CR0 write.
+    Cr0Ack,
+    /// The device answers its oldest ATC invalidation.
+    Answer(u8),
+    /// The SMMU's ATC timer for the device's oldest request fires.
+    AtcTimer(u8),
+    /// `arm_smmu_gerror_handler` runs on this CPU.
+    Irq(u8),
+    /// Inject a listed fault.
+    Inject(Fault),
+    /// Fire a listed environment event.
+    Env(EnvEvent),
+    /// The user asks for a reboot.
+    Reboot,
+}
+
+impl fmt::Display for Act {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Act::Consume => write!(f, "hw:consume"),
+            Act::Cr0Ack => write!(f, "hw:cr0ack"),
+            Act::Answer(d) => write!(f, "dev{d}:answer"),
+            Act::AtcTimer(d) => write!(f, "hw:atc-timeout dev{d}"),
+            Act::Irq(c) => write!(f, "irq:gerror cpu{c}"),
+            Act::Inject(Fault::Ill) => write!(f, "fault:ill"),
+            Act::Inject(Fault::Abt) => write!(f, "fault:abt"),
+            Act::Inject(Fault::Sfm) => write!(f, "fault:sfm"),
+            Act::Inject(Fault::MsiAbort) => write!(f, "fault:msi-abort"),
+            Act::Inject(Fault::Wedge) => write!(f, "fault:wedge"),
+            Act::Inject(Fault::AtcTimeout(d)) => write!(f, "fault:atc-timeout dev{d}"),
+            Act::Env(EnvEvent::Hang(d)) => write!(f, "env:hang dev{d}"),
+            Act::Env(EnvEvent::Recover(d)) => write!(f, "env:recover dev{d}"),
+            Act::Reboot => write!(f, "env:reboot"),
+        }
+    }
+}
+
+fn num<T: std::str::FromStr>(s: &str, prefix: &str) -> Option<T> {
+    s.strip_prefix(prefix)?.parse().ok()
+}
+
+/// Parses a step label (`cpu1`, `hw:consume`, `fault:atc-timeout dev0`, ...).
+pub fn parse_step(s: &str) -> Option<Step<Act>> {
+    if let Some(c) = num::<u8>(s, "cpu") {
+        return Some(Step::Cpu(c));
+    }
+    let (a, b) = s.split_once(' ').unwrap_or((s, ""));
+    let act = match a {
+        "hw:consume" => Act::Consume,
+        "hw:cr0ack" => Act::Cr0Ack,
+        "hw:atc-timeout" => Act::AtcTimer(num(b, "dev")?),
+        "irq:gerror" => Act::Irq(num(b, "cpu")?),
+        "fault:ill" => Act::Inject(Fault::Ill),
+        "fault:abt" => Act::Inject(Fault::Abt),
+        "fault:sfm" => Act::Inject(Fault::Sfm),
+        "fault:msi-abort" => Act::Inject(Fault::MsiAbort),
+        "fault:wedge" => Act::Inject(Fault::Wedge),
+        "fault:atc-timeout" => Act::Inject(Fault::AtcTimeout(num(b, "dev")?)),
+        "env:hang" => Act::Env(EnvEvent::Hang(num(b, "dev")?)),
+        "env:recover" => Act::Env(EnvEvent::Recover(num(b, "dev")?)),
+        "env:reboot" => Act::Reboot,
+        x => Act::Answer(
+            x.strip_prefix("dev")?
+                .strip_suffix(":answer")?
+                .parse()
+                .ok()?,
+        ),
+    };
+    Some(Step::Model(act))
+}
+
+/// Renders a step label.
+pub fn step_label(s: &Step<Act>) -> String {
+    match s {
+        Step::Cpu(c) => format!("cpu{c}"),
+        Step::Model(a) => a.to_string(),
+    }
+}
+
+/// Per CPU, what its calls went through (for signatures).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Hist {
+    /// CMD_SYNC timeouts.
+    pub timeouts: u16,
+    /// Waiting in `shared_lock` since this many exclusive acquisitions (None: not waiting).
+    pub shared_wait: Option<u32>,
+}
+
+/// The world of one SMMUv3 run.
+pub struct Smmuv3 {
+    /// Machine: CPUs, locks, clock.
+    pub m: Machine,
+    /// Command queue hardware.
+    pub hw: Smmu,
+    /// Driver cmdq state.
+    pub sw: CmdqSw,
+    /// Driver variant.
+    pub v: &'static Variant,
+    /// `ARM_SMMU_OPT_MSIPOLL`.
+    pub msipoll: bool,
+    /// `ARM_SMMU_FEAT_RANGE_INV`.
+    pub range_inv: bool,
+    /// Reboot grace period.
+    pub grace: Time,
+    /// Client devices in probe order.
+    pub clients: [Client; MAX_DEVS],
+    /// Ghost: batch owning each slot's content (0 = none).
+    pub owner: [u16; MAX_Q],
+    /// Ghost: batches, index = id (0 unused).
+    pub subs: Vec<Sub>,
+    /// Trace.
+    pub trace: Trace<Ev>,
+    /// Faults the input lists.
+    pub faults: [Option<Fault>; MAX_EVENTS],
+    /// Which listed faults fired.
+    pub faults_used: u8,
+    /// Environment events the input lists.
+    pub env: [Option<EnvEvent>; MAX_EVENTS],
+    /// Which listed events fired.
+    pub env_used: u8,
+    /// A violation found inside a step, reported by `check()`.
+    pub pending: Option<Violation>,
+    /// Reboot state.
+    pub reboot: Reboot,
+    /// Exclusive cmdq lock acquisitions so far (starvation ghost).
+    pub excl: u32,
+    /// Per-CPU history.
+    pub hist: [Hist; MAX_CPUS],
+    /// "CMD_SYNC timeout" lines printed.
+    pub sync_timeouts: u32,
+}
+
+impl HasMachine for Smmuv3 {
+    fn machine(&self) -> &Machine {
+        &self.m
+    }
+    fn machine_mut(&mut self) -> &mut Machine {
+        &mut self.m
+    }
+}
+
+impl Smmuv3 {
+    /// A fresh world.
+    pub fn new(v: &'static Variant, cfg: &Config, ncpus: u8) -> Self {
+        let mut subs = Vec::with_capacity(64);
+        subs.push(Sub::default());
+        let mut w = Smmuv3 {
+            m: Machine::new(ncpus),
+            hw: Smmu::new(cfg.qshift, 1, SEC),
+            sw: CmdqSw::ZERO,
+            v,
+            msipoll: true,
+            range_inv: true,
+            grace: 0,
+            clients: [Client::default(); MAX_DEVS],
+            owner: [0; MAX_Q],
+            subs,
+            trace: Trace::new(1 << 16),
+            faults: [None; MAX_EVENTS],
+            faults_used: 0,
+            env: [None; MAX_EVENTS],
+            env_used: 0,
+            pending: None,
+            reboot: Reboot::default(),
+            excl: 0,
+            hist: [Hist::default(); MAX_CPUS],
+            sync_timeouts: 0,
+        };
+        w.reset(v, cfg, ncpus);
+        w
+    }
+
+    /// Reinitialises for a new run, keeping buffers.
+    pub fn reset(&mut self, v: &'static Variant, cfg: &Config, ncpus: u8) {
+        let nd = cfg.clients.len().min(MAX_DEVS) as u8;
+        self.m = Machine::new(ncpus);
+        self.hw = Smmu::new(cfg.qshift, nd, u64::from(cfg.atc_timeout_ms) * MS);
+        self.sw = CmdqSw::ZERO;
+        self.v = v;
+        self.msipoll = cfg.msipoll;
+        self.range_inv = cfg.range_inv;
+        self.grace = u64::from(cfg.grace_ms) * MS;
+        self.clients = [Client::default(); MAX_DEVS];
+        self.clients[..nd as usize].copy_from_slice(&cfg.clients[..nd as usize]);
+        self.owner = [0; MAX_Q];
+        self.subs.truncate(1);
+        self.trace.clear();
+        self.faults = [None; MAX_EVENTS];
+        self.faults_used = 0;
+        self.env = [None; MAX_EVENTS];
+        self.env_used = 0;
+        self.pending = None;
+        self.reboot = Reboot::default();
+        self.excl = 0;
+        self.hist = [Hist::default(); MAX_CPUS];
+        self.sync_timeouts = 0;
+    }
+
+    /// Number of client devices.
+    #[inline]
+    pub fn ndevs(&self) -> u8 {
+        self.hw.ndevs
+    }
+
+    /// Appends a trace event by the current CPU.
+    #[inline]
+    pub fn ev(&mut self, e: Ev) {
+        let who = Actor::Cpu(self.m.current);
+        self.trace.push(self.m.now, who, e);
+    }
+
+    /// Appends a trace event by another actor.
+    #[inline]
+    pub fn ev_as(&mut self, who: Actor, e: Ev) {
+        self.trace.push(self.m.now, who, e);
+    }
+
+    /// The queue state now.
+    pub fn snap_now(&self) -> Snap {
+        Snap {
+            prod: self.hw.prod,
+            cons: self.hw.read_cons(),
+            llq_prod: self.sw.prod,
+            llq_cons: self.sw.cons,
+            owner_prod: self.sw.owner_prod,
+            lock: self.sw.lock,
+            cr0: self.hw.cr0,
+            gerror: self.hw.active(),
+        }
+    }
+
+    /// Records the queue state.
+    pub fn snap(&mut self, who: Actor) {
+        let s = self.snap_now();
+        self.ev_as(who, Ev::Snap(s));
+    }
+
+    /// Files a violation found inside a step (the first one wins).
+    pub fn violate(&mut self, class: Class, func: &str, cause: &str, msg: String) {
+        if self.pending.is_none() {
+            self.pending = Some(Violation {
+                class,
+                cpu: Some(self.m.current),
+                func: func.into(),
+                cause: cause.into(),
+                time: self.m.now,
+                msg,
+            });
+        }
+    }
+
+    /// Starts a ghost batch record.
+    pub fn new_sub(&mut self, cpu: u8) -> u16 {
+        let s = Sub {
+            cpu,
+            live: true,
+            ..Sub::default()
+        };
+        if self.subs.len() >= MAX_SUBS {
+            // Keep tracking bounded: reuse the last record (oracles stay sound, less precise).
+            self.subs[MAX_SUBS - 1] = s;
+            return (MAX_SUBS - 1) as u16;
+        }
+        self.subs.push(s);
+        (self.subs.len() - 1) as u16
+    }
+
+    /// A CPU writes a command at queue position `p` (index and wrap).
+    pub fn write_slot(&mut self, p: u32, c: Cmd) {
+        let i = self.hw.idx(p);
+        self.ghost_claim(p, c.tag);
+        self.hw.q[i] = c;
+        self.owner[i] = c.tag.sub;
+    }
+
+    fn fault_index(&self, f: Fault) -> Option<usize> {
+        (0..MAX_EVENTS).find(|&i| self.faults[i] == Some(f) && self.faults_used & (1 << i) == 0)
+    }
+
+    fn env_index(&self, e: EnvEvent) -> Option<usize> {
+        (0..MAX_EVENTS).find(|&i| self.env[i] == Some(e) && self.env_used & (1 << i) == 0)
+    }
+
+    fn fault_enabled(&self, f: Fault) -> bool {
+        let h = &self.hw;
+        match f {
+            Fault::Ill | Fault::Abt => h.can_consume(),
+            Fault::Sfm => !h.sfm && h.cr0 != 0,
+            Fault::MsiAbort => !h.msi_abort,
+            Fault::Wedge => !h.wedged && h.prod != h.cons,
+            Fault::AtcTimeout(d) => h.oldest_atc(d).is_some(),
+        }
+    }
+
+    fn env_enabled(&self, e: EnvEvent) -> bool {
+        let d = e.dev();
+        if d >= self.ndevs() {
+            return false;
+        }
+        let s = self.hw.devs[d as usize];
+        match e {
+            EnvEvent::Hang(_) => s == DevState::Ok,
+            EnvEvent::Recover(_) => s == DevState::Hung,
+        }
+    }
+
+    fn hw_actions(&self, out: &mut Vec<Step<Act>>) {
+        if self.hw.consume_enabled() {
+            out.push(Step::Model(Act::Consume));
+        }
+        if self.hw.cr0ack != self.hw.cr0 {
+            out.push(Step::Model(Act::Cr0Ack));
+        }
+        let now = self.m.now;
+        for d in 0..self.ndevs() {
+            if let Some(k) = self.hw.oldest_atc(d) {
+                if self.hw.devs[d as usize] == DevState::Ok {
+                    out.push(Step::Model(Act::Answer(d)));
+                }
+                if now >= self.hw.atc[k].deadline {
+                    out.push(Step::Model(Act::AtcTimer(d)));
+                }
+            }
+        }
+        if self.hw.irq_pending {
+            if let Some(c) = self.m.irq_cpu() {
+                out.push(Step::Model(Act::Irq(c)));
+            }
+        }
+        if self.reboot.present && !self.reboot.fired {
+            out.push(Step::Model(Act::Reboot));
+        }
+    }
+
+    fn apply_effect(&mut self, e: Effect) {
+        let hw = Actor::Hw;
+        match e {
+            Effect::None => {}
+            Effect::Executed(at, c) => {
+                self.ghost_executed(c.tag);
+                self.ev_as(hw, Ev::Exec(at, c.op));
+            }
+            Effect::AtcSent(at, c) => self.ev_as(hw, Ev::AtcSent(at, c.dev)),
+            Effect::SyncDone { at, msi, cmd } => {
+                self.ghost_sync_done(cmd, msi);
+                self.ev_as(hw, Ev::SyncDone { at, msi });
+            }
+            Effect::Error { at, code } => {
+                self.ev_as(hw, Ev::CmdErr { at, code });
+                self.snap(hw);
+            }
+            Effect::AtcDone(a) => {
+                self.ghost_executed(a.tag);
+                self.ev_as(Actor::Dev(a.dev), Ev::AtcDone(a.dev));
+            }
+        }
+    }
+
+    fn inject(&mut self, f: Fault) {
+        let i = self.fault_index(f).expect("enabled fault is listed");
+        self.faults_used |= 1 << i;
+        self.ev_as(Actor::Env, Ev::Inject(f));
+        let e = match f {
+            Fault::Ill => {
+                let i = self.hw.idx(self.hw.cons);
+                self.hw.q[i].corrupt = true;
+                Effect::None
+            }
+            Fault::Abt => self.hw.fetch_abort(),
+            Fault::Sfm => {
+                self.hw.sfm = true;
+                self.hw.raise(hw::gerror::SFM_ERR);
+                Effect::None
+            }
+            Fault::MsiAbort => {
+                self.hw.msi_abort = true;
+                Effect::None
+            }
+            Fault::Wedge => {
+                self.hw.wedged = true;
+                Effect::None
+            }
+            Fault::AtcTimeout(d) => {
+                self.hw.atc_timeout(d);
+                Effect::None
+            }
+        };
+        self.apply_effect(e);
+    }
+
+    fn env_event(&mut self, e: EnvEvent) {
+        let i = self.env_index(e).expect("enabled event is listed");
+        self.env_used |= 1 << i;
+        self.hw.devs[e.dev() as usize] = match e {
+            EnvEvent::Hang(_) => DevState::Hung,
+            EnvEvent::Recover(_) => DevState::Ok,
+        };
+        self.ev_as(Actor::Env, Ev::Env(e));
+    }
+
+    /// `machine_restart()` → `smp_send_stop()`: every other CPU stops where it is.
+    pub fn stop_other_cpus(&mut self, me: u8) {
+        for (i, c) in self.m.cpus.iter_mut().enumerate() {
+            if i != me as usize && c.run == Run::Running {
+                c.run = Run::Done;
+                c.busy_since = None;
+                c.irqs_off = false;
+            }
+        }
+    }
+
+    /// Driver-side invariants of `struct arm_smmu_cmdq` (queue integrity oracle).
+    fn check_driver(&self) -> Result<(), &'static str> {
+        let mask = (self.hw.len() << 1) - 1;
+        let sp = self.sw.prod & !OWNED;
+        if sp & !mask != 0 || self.sw.owner_prod & !mask != 0 {
+            return Err("llq.prod or owner_prod has bits beyond the wrap bit");
+        }
+        let ahead = sp.wrapping_sub(self.sw.owner_prod) & mask;
+        if ahead > self.hw.len() {
+            return Err("owner_prod ran ahead of llq.prod");
+        }
+        // PROD is written before owner_prod is handed over, and never passes the reservations.
+        let lead = self.hw.prod.wrapping_sub(self.sw.owner_prod) & mask;
+        let behind = sp.wrapping_sub(self.hw.prod) & mask;
+        if lead > self.hw.len() || behind > self.hw.len() {
+            return Err("PROD outside [owner_prod, llq.prod]");
+        }
+        Ok(())
+    }
+
+    /// Why `cpu` is waiting, as a stable signature field.
+    fn why(&self, cpu: u8) -> &'static str {
+        let h = self.hist[cpu as usize];
+        if h.shared_wait.is_some() {
+            return "lock-starved";
+        }
+        let c = &self.m.cpus[cpu as usize];
+        if c.func == "migrate_to_reboot_cpu" {
+            return "reboot-blocked";
+        }
+        if h.timeouts > 0 || self.hw.cr0 & hw::cr0::CMDQEN == 0 {
+            return "sync-timeout";
+        }
+        if c.run == Run::Hung {
+            return "hung";
+        }
+        "spin"
+    }
+}
+
+impl World for Smmuv3 {
+    type Action = Act;
+
+    fn actions(&self, healing: bool, out: &mut Vec<Step<Act>>) {
+        self.hw_actions(out);
+        if healing {
+            return;
+        }
+        for i in 0..MAX_EVENTS {
+            if let Some(f) = self.faults[i] {
+                let fresh = self.faults_used & (1 << i) == 0;
+                let dup = self.faults[..i].contains(&Some(f));
+                if fresh && !dup && self.fault_enabled(f) {
+                    out.push(Step::Model(Act::Inject(f)));
+                }
+            }
+            if let Some(e) = self.env[i] {
+                let fresh = self.env_used & (1 << i) == 0;
+                let dup = self.env[..i].contains(&Some(e));
+                if fresh && !dup && self.env_enabled(e) {
+                    out.push(Step::Model(Act::Env(e)));
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, a: Act) {
+        let e = match a {
+            Act::Consume => {
+                let now = self.m.now;
+                self.hw.consume(now)
+            }
+            Act::Cr0Ack => {
+                self.hw.ack_cr0();
+                self.ev_as(Actor::Hw, Ev::Cr0Ack(self.hw.cr0ack));
+                Effect::None
+            }
+            Act::Answer(d) => self.hw.atc_answer(d),
+            Act::AtcTimer(d) => {
+                self.hw.atc_timeout(d);
+                self.ev_as(Actor::Hw, Ev::AtcTimer(d));
+                Effect::None
+            }
+            Act::Irq(c) => {
+                super::driver::arm_smmu_gerror_handler(self, c);
+                Effect::None
+            }
+            Act::Inject(f) => {
+                self.inject(f);
+                Effect::None
+            }
+            Act::Env(e) => {
+                self.env_event(e);
+                Effect::None
+            }
+            Act::Reboot => {
+                self.reboot.fired = true;
+                self.ev_as(Actor::Env, Ev::RebootAsked);
+                Effect::None
+            }
+        };
+        self.apply_effect(e);
+    }
+
+    fn next_deadline(&self) -> Option<Time> {
+        self.hw.next_deadline()
+    }
+
+    fn check(&mut self) -> Option<Violation> {
+        if let Some(v) = self.pending.take() {
+            return Some(v);
+        }
+        let r = self.hw.check().and_then(|_| self.check_driver());
+        r.err().map(|why| Violation {
+            class: Class::QueueIntegrity,
+            cpu: None,
+            func: "invariant".into(),
+            cause: why.split(' ').next().unwrap_or("").into(),
+            time: self.m.now,
+            msg: why.into(),
+        })
+    }
+
+    fn cause(&self, cpu: u8) -> &'static str {
+        self.why(cpu)
+    }
+}
+
+/// Ghost tag of a batch's trailing CMD_SYNC (not one of the caller's invalidations).
+pub const SYNC_IDX: u8 = u8::MAX;
+
+/// The tag a CPU gives command `idx` of batch `sub`.
+pub fn tag(sub: u16, idx: u8) -> Tag {
+    Tag { sub, idx }
+}

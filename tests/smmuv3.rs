@@ -1,0 +1,200 @@
+//! SMMUv3 model: regression over crashes/, determinism, and no false alarms on a healthy
+//! workload.
+
+use iommufuzz::cli::regress::check_dir;
+use iommufuzz::smmuv3::ops::{Client, Config, Op, Program};
+use iommufuzz::smmuv3::scenario::{bench_inputs, decode, Runner, Scenario, Source};
+use iommufuzz::smmuv3::variants::{self, VARIANTS};
+use std::path::Path;
+
+#[test]
+fn every_smmuv3_reproducer_meets_its_expectation() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crashes");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).expect("crashes/ exists") {
+        let d = e.expect("readable entry").path();
+        let is_smmu = d
+            .file_name()
+            .is_some_and(|f| f.to_string_lossy().starts_with("smmuv3-"));
+        if !is_smmu {
+            continue;
+        }
+        for o in check_dir(&d).expect("reproducer loads") {
+            assert!(
+                o.ok(),
+                "{} on {}: want {}, got {}",
+                o.bug,
+                o.variant,
+                o.want,
+                o.got
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 20, "only {n} smmuv3 expectations checked");
+}
+
+#[test]
+fn same_input_same_trace() {
+    let inputs = bench_inputs(16);
+    for v in VARIANTS {
+        let mut a = Runner::default();
+        let mut b = Runner::default();
+        for sc in &inputs {
+            let x = a.run(sc, v, Source::Bytes(&sc.decisions));
+            let y = b.run(sc, v, Source::Bytes(&sc.decisions));
+            let z = a.run(sc, v, Source::Bytes(&sc.decisions));
+            assert_eq!(x.trace_hash, y.trace_hash, "{}", v.name);
+            assert_eq!(x.trace_hash, z.trace_hash, "runner reuse changes the trace");
+            assert_eq!(x.steps, y.steps);
+        }
+    }
+    // Raw bytes decode the same way every time.
+    let raw: Vec<u8> = (0..300u32).map(|i| (i * 37 % 251) as u8).collect();
+    assert_eq!(decode(&raw), decode(&raw));
+}
+
+#[test]
+fn healthy_workload_raises_no_violation_on_upstream() {
+    // No faults, answering endpoints, no reboot: whatever the schedule, every call returns 0
+    // and every oracle stays quiet.
+    let mut sc: Scenario = bench_inputs(1).remove(0);
+    sc.faults.clear();
+    sc.cpus.push(Program {
+        ops: vec![Op::Unmap { dev: 1, pages: 70 }],
+    });
+    sc.config = Config {
+        range_inv: false,
+        clients: vec![
+            Client {
+                ats: true,
+                sva: true,
+                ..Client::default()
+            },
+            Client {
+                ats: true,
+                ..Client::default()
+            },
+        ],
+        ..Config::default()
+    };
+    let mut r = Runner::default();
+    for seed in 0..300u32 {
+        let d: Vec<u8> = (0..200u32)
+            .map(|i| ((i + 7) * (seed + 13) % 253) as u8)
+            .collect();
+        let v = r.run(&sc, variants::newest(), Source::Bytes(&d));
+        assert!(v.violation.is_none(), "seed {seed}: {:?}", v.violation);
+    }
+}
+
+#[test]
+fn shutdown_without_submitters_reboots_quickly_everywhere() {
+    let sc = Scenario {
+        config: Config::default(),
+        cpus: vec![
+            Program {
+                ops: vec![Op::Reboot],
+            },
+            Program::default(),
+        ],
+        faults: vec![],
+        env: vec![],
+        decisions: vec![],
+    };
+    for v in VARIANTS {
+        let mut r = Runner::default();
+        let x = r.run(&sc, v, Source::Bytes(&[]));
+        assert!(x.violation.is_none(), "{}: {:?}", v.name, x.violation);
+        assert!(r.world().reboot.done, "{} reached machine_restart", v.name);
+        assert_eq!(r.world().hw.cr0, 0, "{} disabled the SMMU", v.name);
+    }
+}
+
+fn one_unmap(fault: iommufuzz::smmuv3::ops::Fault) -> Scenario {
+    Scenario {
+        config: Config {
+            clients: vec![Client::default()],
+            ..Config::default()
+        },
+        cpus: vec![
+            Program {
+                ops: vec![Op::Unmap { dev: 0, pages: 2 }],
+            },
+            Program::default(),
+        ],
+        faults: vec![fault],
+        env: vec![],
+        decisions: vec![],
+    }
+}
+
+fn replay(sc: &Scenario, labels: &[&str]) -> (iommufuzz::smmuv3::scenario::Verdict, Runner) {
+    use iommufuzz::smmuv3::world::parse_step;
+    let log: Vec<_> = labels
+        .iter()
+        .map(|s| parse_step(s).expect("label"))
+        .collect();
+    let n = log.len();
+    let mut r = Runner::default();
+    let v = r.run(sc, variants::newest(), Source::Replay(log, n));
+    (v, r)
+}
+
+#[test]
+fn service_failure_mode_disables_the_smmu_and_the_sync_times_out() {
+    use iommufuzz::smmuv3::ops::Fault;
+    let sc = one_unmap(Fault::Sfm);
+    let (v, r) = replay(
+        &sc,
+        &["cpu0"; 12]
+            .iter()
+            .copied()
+            .chain(["fault:sfm"])
+            .collect::<Vec<_>>(),
+    );
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    let w = r.world();
+    assert_eq!(w.hw.cr0, 0, "the GERROR handler disabled the SMMU");
+    assert!(w.sync_timeouts >= 1, "the CMD_SYNC behind SFM timed out");
+    assert!(v.end_time >= iommufuzz::sim::clock::SEC);
+}
+
+#[test]
+fn fetch_abort_is_retried_after_the_acknowledgement() {
+    use iommufuzz::smmuv3::hw::cerror;
+    use iommufuzz::smmuv3::ops::Fault;
+    use iommufuzz::smmuv3::world::Ev;
+    let sc = one_unmap(Fault::Abt);
+    let labels: Vec<&str> = ["cpu0"; 12].iter().copied().chain(["fault:abt"]).collect();
+    let (v, r) = replay(&sc, &labels);
+    assert!(
+        v.violation.is_none(),
+        "the refetch runs the command: {:?}",
+        v.violation
+    );
+    let w = r.world();
+    let saw_abt = w
+        .trace
+        .entries
+        .iter()
+        .any(|e| matches!(e.ev, Ev::SkipErr { code, .. } if code == cerror::ABT));
+    assert!(saw_abt, "skip_err saw CERROR_ABT");
+    assert_eq!(w.sync_timeouts, 0);
+    assert_eq!(w.hw.cons, w.hw.prod, "everything consumed after the retry");
+}
+
+#[test]
+fn raw_inputs_run_to_an_end_on_every_variant() {
+    use iommufuzz::smmuv3::scenario::run_raw;
+    let mut r = Runner::default();
+    for seed in 0..200u32 {
+        let raw: Vec<u8> = (0..160u32)
+            .map(|i| ((i * 131 + seed * 7919) % 256) as u8)
+            .collect();
+        for v in VARIANTS {
+            let x = run_raw(&mut r, v, &raw);
+            assert!(x.steps > 0 && x.steps <= r.limits.max_steps, "{}", v.name);
+        }
+    }
+}
