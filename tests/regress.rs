@@ -31,10 +31,11 @@ fn every_reproducer_behaves_as_its_expectation_file_says() {
             checked += 1;
         }
     }
-    for d in dirs
-        .iter()
-        .filter(|d| !d.to_string_lossy().contains("finding-"))
-    {
+    // A finding (its expectation says "finding: ...") may have no fixed variant yet.
+    let is_finding = |d: &std::path::Path| {
+        std::fs::read_to_string(d.join("expect.json")).is_ok_and(|t| t.contains("\"finding"))
+    };
+    for d in dirs.iter().filter(|d| !is_finding(d)) {
         let outcomes = check_dir(d).expect("checked above");
         let fails = outcomes.iter().filter(|o| o.want != "pass").count();
         assert!(
