@@ -89,6 +89,30 @@ pub fn specs() -> Vec<Spec> {
         ),
         "",
     );
+    add(
+        "op-disable-qi",
+        sc(
+            c8,
+            vec![vec![Op::Flush(vec![Inv::Iotlb]), Op::DisableQi]],
+            vec![],
+            vec![],
+        ),
+        "",
+    );
+    add(
+        "op-reenable-qi",
+        sc(
+            c8,
+            vec![vec![
+                Op::Flush(vec![Inv::Iotlb]),
+                Op::ReenableQi,
+                Op::Flush(vec![Inv::Iotlb]),
+            ]],
+            vec![],
+            vec![],
+        ),
+        "",
+    );
     let batch: Vec<Inv> = (0..16)
         .map(|i| invs[i % invs.len()].1)
         .map(|x| match x {

@@ -263,6 +263,17 @@ fn collect<W: World>(w: &W, healing: bool, ex: &mut Exec<W::Action>) {
         ex.model_healing = healing;
         ex.model_deadline = w.next_deadline().unwrap_or(Time::MAX);
     }
+    #[cfg(debug_assertions)]
+    {
+        // Every state change the model's actions depend on must bump the epoch: a stale cache
+        // would offer steps that are no longer possible.
+        let mut fresh = Vec::new();
+        w.actions(healing, &mut fresh);
+        assert_eq!(
+            fresh, ex.model,
+            "model actions changed without an epoch bump"
+        );
+    }
     ex.enabled.clear();
     for i in 0..m.ncpus as usize {
         if cpu_enabled(m, i) {

@@ -54,10 +54,12 @@ impl Ring {
     /// `queue_has_space`.
     fn has_space(self, l: Llq, n: u32) -> bool {
         let (p, c) = (self.idx(l.prod), self.idx(l.cons));
+        // u32 arithmetic as in the kernel: when a published cons has overtaken prod (see the
+        // MSI-timeout finding) the subtraction wraps there too.
         let space = if self.wrp(l.prod) == self.wrp(l.cons) {
-            self.len - (p - c)
+            self.len.wrapping_sub(p.wrapping_sub(c))
         } else {
-            c - p
+            c.wrapping_sub(p)
         };
         space >= n
     }

@@ -8,7 +8,7 @@ use super::hw::{fsts, Desc, DescType, Tag};
 use super::ops::{Inv, Op, Program};
 use super::variants::{Api, CallerCheck, Counts, IteWalk, Reclaim};
 use super::world::{st, Ev, Vtd, Q_LOCK, REGISTER_LOCK};
-use crate::sim::clock::Site;
+use crate::sim::clock::{Site, Time, SEC};
 use crate::sim::cpu::Cx;
 use crate::sim::trace::Actor;
 
@@ -512,6 +512,74 @@ async fn shutdown(cx: &Cpu<'_>) {
     cx.spin_unlock_irqrestore(REGISTER_LOCK, flags).await;
 }
 
+/// `DMAR_OPERATION_TIMEOUT` on x86: ten seconds of TSC cycles.
+pub const DMAR_OPERATION_TIMEOUT: Time = 10 * SEC;
+
+/// `dmar_disable_qi()`: under `register_lock` with interrupts off, spin until the hardware has
+/// fetched everything (IQT == IQH) or the operation timeout passed, then clear QIE. It takes no
+/// `q_lock`: submitters in flight are neither waited for nor told.
+async fn dmar_disable_qi(cx: &Cpu<'_>) {
+    cx.func("dmar_disable_qi");
+    let flags = cx.spin_lock_irqsave(REGISTER_LOCK).await;
+    cx.at(Site::Mmio).await;
+    if cx.w().hw.qies {
+        let deadline = cx.now() + DMAR_OPERATION_TIMEOUT;
+        let drained = wait_iqt_iqh(cx, deadline).await;
+        cx.at(Site::Mmio).await;
+        let mut w = cx.w();
+        w.hw.disable_qi();
+        w.m.touch();
+        w.ev(Ev::QiOff(drained));
+    }
+    cx.spin_unlock_irqrestore(REGISTER_LOCK, flags).await;
+}
+
+/// The drain loop of `dmar_disable_qi()`: true when IQT == IQH was seen before `deadline`.
+async fn wait_iqt_iqh(cx: &Cpu<'_>, deadline: Time) -> bool {
+    loop {
+        cx.at(Site::Mmio).await;
+        let t = cx.w().hw.iqt;
+        cx.at(Site::Mmio).await;
+        if cx.w().hw.iqh == t {
+            return true;
+        }
+        if cx.now() >= deadline {
+            return false;
+        }
+        cx.cpu_relax_until(deadline).await;
+    }
+}
+
+/// `__dmar_enable_qi()`: reset `free_head`, `free_tail` and `free_cnt` without `q_lock` (and
+/// without touching `desc_status[]`), then under `register_lock` write IQT = 0 and set QIE.
+async fn dmar_enable_qi(cx: &Cpu<'_>) {
+    cx.func("__dmar_enable_qi");
+    cx.at(Site::Mem).await;
+    {
+        let mut w = cx.w();
+        let l = w.qlen();
+        w.qi.free_head = 0;
+        w.qi.free_tail = 0;
+        w.qi.free_cnt = l;
+        w.m.touch();
+    }
+    let flags = cx.spin_lock_irqsave(REGISTER_LOCK).await;
+    cx.at(Site::Mmio).await;
+    {
+        let mut w = cx.w();
+        w.hw.iqt = 0;
+        w.m.touch();
+    }
+    cx.at(Site::Mmio).await;
+    {
+        let mut w = cx.w();
+        w.hw.enable_qi();
+        w.m.touch();
+        w.ev(Ev::QiOn);
+    }
+    cx.spin_unlock_irqrestore(REGISTER_LOCK, flags).await;
+}
+
 /// Runs one operation.
 pub async fn run_op(cx: &Cpu<'_>, op: &Op) {
     cx.op_begin();
@@ -520,6 +588,11 @@ pub async fn run_op(cx: &Cpu<'_>, op: &Op) {
         Op::PrqDrain(d) => prq_drain(cx, *d).await,
         Op::Teardown(d) => teardown(cx, *d).await,
         Op::Shutdown => shutdown(cx).await,
+        Op::DisableQi => dmar_disable_qi(cx).await,
+        Op::ReenableQi => {
+            dmar_disable_qi(cx).await;
+            dmar_enable_qi(cx).await;
+        }
     }
     cx.op_end();
 }

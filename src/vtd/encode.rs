@@ -84,12 +84,20 @@ fn dev_byte(out: &mut Vec<u8>, dev: u8, ndevs: u8) {
 fn op(out: &mut Vec<u8>, o: &Op, ndevs: u8) {
     // The decoder reads a device before the kind, for every kind.
     let (dev, kind) = match o {
-        Op::Flush(_) | Op::Shutdown => (0, if matches!(o, Op::Shutdown) { 9 } else { 0 }),
+        Op::Flush(_) => (0, 0),
+        Op::Shutdown | Op::DisableQi | Op::ReenableQi => (0, 9),
         Op::PrqDrain(d) => (*d, 6),
         Op::Teardown(d) => (*d, 7),
     };
     dev_byte(out, dev, ndevs);
     out.push(kind);
+    // Kind 9 reads which machine-wide operation next.
+    match o {
+        Op::Shutdown => out.push(0),
+        Op::DisableQi => out.push(1),
+        Op::ReenableQi => out.push(2),
+        _ => {}
+    }
     if let Op::Flush(v) = o {
         // Counts 0..=6 are read directly; 7 means "read 7..=16 next".
         if v.len() < 7 {
@@ -180,7 +188,7 @@ mod tests {
             }
         }
         // The sample reached every operation kind, so each branch of `op` was checked.
-        assert_eq!(kinds.len(), 4, "{kinds:?}");
+        assert_eq!(kinds.len(), 6, "{kinds:?}");
     }
 
     #[test]

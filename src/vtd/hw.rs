@@ -540,6 +540,20 @@ impl Iq {
         self.ninflight = 0;
     }
 
+    /// GCMD.QIE := 1: the queue runs again from IQH = 0 (software has written IQT = 0 first).
+    /// Setting QIE while QI already runs changes nothing.
+    pub fn enable_qi(&mut self) {
+        if self.qies {
+            return;
+        }
+        assert_eq!(
+            self.ninflight, 0,
+            "a disabled queue holds no fetched descriptors"
+        );
+        self.qies = true;
+        self.iqh = 0;
+    }
+
     /// GCMD.TE := 0: translation off; ATS completions are UR from now on.
     pub fn disable_translation(&mut self) {
         self.tes = false;

@@ -36,6 +36,11 @@ pub enum Op {
     Teardown(u8),
     /// `intel_iommu_shutdown()`: translation off on every unit.
     Shutdown,
+    /// `dmar_disable_qi()` as kexec/kdump and suspend run it: wait (up to 10 s) for IQT == IQH,
+    /// then QI off; submitters are not quiesced by it.
+    DisableQi,
+    /// `dmar_reenable_qi()`: disable, then restart the queue from slot 0 with fresh indices.
+    ReenableQi,
 }
 
 /// A fault the fuzzer may inject once, at a moment it chooses.

@@ -56,7 +56,12 @@ fn op(u: &mut Unstructured, cfg: &Config) -> AResult<Op> {
     Ok(match u.int_in_range(0..=9u8)? {
         6 => Op::PrqDrain(dev),
         7 => Op::Teardown(dev),
-        9 => Op::Shutdown,
+        // The machine-wide operations share one kind; a second byte picks which.
+        9 => match u.int_in_range(0..=2u8)? {
+            0 => Op::Shutdown,
+            1 => Op::DisableQi,
+            _ => Op::ReenableQi,
+        },
         _ => {
             let mut n = u.int_in_range(0..=7usize)?;
             if n == 7 {
@@ -175,7 +180,7 @@ impl Scenario {
                             })
                     }
                     Op::PrqDrain(d) | Op::Teardown(d) => dev_ok(*d),
-                    Op::Shutdown => true,
+                    Op::Shutdown | Op::DisableQi | Op::ReenableQi => true,
                 };
                 if !ok {
                     return Err(format!(

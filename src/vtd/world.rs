@@ -112,6 +112,10 @@ pub enum Ev {
     Skip(u8),
     /// Translation disabled.
     TeOff,
+    /// QI disabled (`dmar_disable_qi`); `true` when IQT == IQH was reached, `false` on timeout.
+    QiOff(bool),
+    /// QI enabled again from slot 0 (`__dmar_enable_qi`).
+    QiOn,
     /// Waiting for free slots.
     QueueFull,
     /// Hardware fetched slot.
