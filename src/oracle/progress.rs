@@ -12,7 +12,7 @@ fn blame(c: &CpuState) -> u8 {
         (Run::Hung, _) => 3,
         (Run::Running, Site::Relax) => 2,
         (Run::Running, _) => 1,
-        (Run::Done, _) => 0,
+        (Run::Done | Run::Stopped, _) => 0,
     }
 }
 

@@ -30,7 +30,7 @@ pub fn check(m: &mut Machine, cpu: usize) -> Option<Violation> {
             return Some(v);
         }
     }
-    if c.run == Run::Done {
+    if matches!(c.run, Run::Done | Run::Stopped) {
         return None;
     }
     if c.irqs_off && now - c.irqs_off_since >= HARD_LOCKUP && c.reported & HARD == 0 {

@@ -24,6 +24,8 @@ pub enum Run {
     Done,
     /// Provably spinning forever in a loop whose exit depends only on local state.
     Hung,
+    /// Halted by another CPU (`smp_send_stop()` before kexec, offlined for suspend).
+    Stopped,
 }
 
 /// Scheduling and watchdog state of one simulated CPU.
@@ -150,7 +152,7 @@ impl Machine {
     pub fn irq_cpu(&self) -> Option<u8> {
         self.cpus()
             .iter()
-            .position(|c| !c.irqs_off || c.run == Run::Done)
+            .position(|c| (!c.irqs_off || c.run == Run::Done) && c.run != Run::Stopped)
             .map(|i| i as u8)
     }
 }
@@ -360,6 +362,30 @@ impl<'a, W: HasMachine> Cx<'a, W> {
             c.hang_reason = reason;
         }
         std::future::pending::<()>().await
+    }
+
+    /// Halts every other CPU wherever it is, as `smp_send_stop()` does before kexec: it never
+    /// runs again, and locks it held are released (the next kernel's locks are new memory).
+    /// Returns the stopped CPUs as a bit mask.
+    pub fn stop_others(&self) -> u8 {
+        let mut w = self.cell.borrow_mut();
+        let m = w.machine_mut();
+        let mut mask = 0u8;
+        for i in 0..m.ncpus as usize {
+            let c = &mut m.cpus[i];
+            if i != self.id as usize && matches!(c.run, Run::Running | Run::Hung) {
+                c.run = Run::Stopped;
+                c.busy_since = None;
+                mask |= 1 << i;
+            }
+        }
+        for l in m.locks.iter_mut() {
+            if *l != NO_OWNER && mask & (1 << *l) != 0 {
+                *l = NO_OWNER;
+            }
+        }
+        m.touch();
+        mask
     }
 
     /// Current virtual time.

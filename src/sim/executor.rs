@@ -136,7 +136,9 @@ fn cpu_enabled(m: &Machine, i: usize) -> bool {
 }
 
 fn all_returned(m: &Machine) -> bool {
-    m.cpus().iter().all(|c| c.run == Run::Done)
+    m.cpus()
+        .iter()
+        .all(|c| matches!(c.run, Run::Done | Run::Stopped))
 }
 
 /// Earliest wake-up among parked CPUs with a poll timeout.

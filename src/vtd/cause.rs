@@ -27,6 +27,9 @@ impl Vtd {
         // An ATS request that can never be answered explains any wait first.
         // A retry against an endpoint that answers again is the protocol working: the long
         // wait is the accepted ATS timeout, not a retry loop.
+        if c.func == "dmar_disable_qi" {
+            return "drain-timeout";
+        }
         if h.queue_full {
             // Space held by a submission whose device-TLB invalidation is timing out is the
             // accepted ATS wait seen from another CPU.
@@ -90,6 +93,9 @@ impl Vtd {
         }
         if self.hw.fsts & hw::fsts::IQE != 0 {
             return "iqe-unrepaired";
+        }
+        if !self.hw.qies {
+            return "qi-disabled";
         }
         "wait-lost"
     }

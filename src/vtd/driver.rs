@@ -512,6 +512,29 @@ async fn shutdown(cx: &Cpu<'_>) {
     cx.spin_unlock_irqrestore(REGISTER_LOCK, flags).await;
 }
 
+/// Stops the other CPUs; their submissions end with them (nothing waits for them any more).
+fn stop_other_cpus(cx: &Cpu<'_>) {
+    let mask = cx.stop_others();
+    let mut w = cx.w();
+    w.ghost_stopped(mask);
+    w.ev(Ev::StopOthers(mask));
+}
+
+/// kexec into a kdump kernel: stop the other CPUs, then the new kernel's
+/// `intel_iommu_init_qi()`: `dmar_disable_qi()` on the hardware the old kernel left, a freshly
+/// allocated (zeroed) `q_inval`, and `__dmar_enable_qi()`.
+async fn kexec_init_qi(cx: &Cpu<'_>) {
+    stop_other_cpus(cx);
+    dmar_disable_qi(cx).await;
+    cx.at(Site::Mem).await;
+    {
+        let mut w = cx.w();
+        w.qi.status = [st::QI_FREE; super::hw::MAX_L];
+        w.m.touch();
+    }
+    dmar_enable_qi(cx).await;
+}
+
 /// `DMAR_OPERATION_TIMEOUT` on x86: ten seconds of TSC cycles.
 pub const DMAR_OPERATION_TIMEOUT: Time = 10 * SEC;
 
@@ -588,8 +611,9 @@ pub async fn run_op(cx: &Cpu<'_>, op: &Op) {
         Op::PrqDrain(d) => prq_drain(cx, *d).await,
         Op::Teardown(d) => teardown(cx, *d).await,
         Op::Shutdown => shutdown(cx).await,
-        Op::DisableQi => dmar_disable_qi(cx).await,
+        Op::DisableQi => kexec_init_qi(cx).await,
         Op::ReenableQi => {
+            stop_other_cpus(cx);
             dmar_disable_qi(cx).await;
             dmar_enable_qi(cx).await;
         }

@@ -90,6 +90,20 @@ impl Vtd {
         }
     }
 
+    /// The CPUs in `mask` were stopped: their submissions need nothing any more.
+    pub(crate) fn ghost_stopped(&mut self, mask: u8) {
+        for s in self.subs.iter_mut() {
+            if mask & (1 << s.cpu) != 0 {
+                s.live = false;
+            }
+        }
+        for o in self.owner.iter_mut() {
+            if *o != 0 && !self.subs.get(*o as usize).is_some_and(|s| s.live) {
+                *o = 0;
+            }
+        }
+    }
+
     /// Submission `me` returns `rc`.
     pub(crate) fn ghost_return(&mut self, me: u16, rc: i32) {
         let s = self.subs[me as usize];

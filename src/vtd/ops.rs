@@ -36,10 +36,12 @@ pub enum Op {
     Teardown(u8),
     /// `intel_iommu_shutdown()`: translation off on every unit.
     Shutdown,
-    /// `dmar_disable_qi()` as kexec/kdump and suspend run it: wait (up to 10 s) for IQT == IQH,
-    /// then QI off; submitters are not quiesced by it.
+    /// kexec into a kdump kernel: the other CPUs are stopped wherever they are, then the new
+    /// kernel's `intel_iommu_init_qi()` runs `dmar_disable_qi()` (waits up to 10 s for IQT ==
+    /// IQH) and `__dmar_enable_qi()` with a fresh `q_inval`; the hardware keeps its FSTS.
     DisableQi,
-    /// `dmar_reenable_qi()`: disable, then restart the queue from slot 0 with fresh indices.
+    /// Suspend and resume: the other CPUs go offline, then `dmar_reenable_qi()` disables QI and
+    /// restarts it from slot 0 with fresh indices but the old `desc_status[]`.
     ReenableQi,
 }
 

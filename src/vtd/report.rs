@@ -81,6 +81,7 @@ fn text(ev: &Ev) -> Option<String> {
         Ev::TeOff => "GCMD.TE := 0 (shutdown)".into(),
         Ev::QiOff(true) => "dmar_disable_qi: IQT == IQH, QIE := 0".into(),
         Ev::QiOff(false) => "dmar_disable_qi: timeout, QIE := 0".into(),
+        Ev::StopOthers(m) => format!("other CPUs stopped (mask {m:#x})"),
         Ev::QiOn => "__dmar_enable_qi: heads := 0, QIE := 1".into(),
         Ev::QueueFull => "free_cnt too low: waits".into(),
         Ev::Fetch(s) => format!("fetch {s}"),

@@ -116,6 +116,8 @@ pub enum Ev {
     QiOff(bool),
     /// QI enabled again from slot 0 (`__dmar_enable_qi`).
     QiOn,
+    /// The other CPUs were stopped (kexec, suspend); bit mask.
+    StopOthers(u8),
     /// Waiting for free slots.
     QueueFull,
     /// Hardware fetched slot.
