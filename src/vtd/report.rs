@@ -135,18 +135,5 @@ pub fn lines(w: &Vtd) -> Vec<Line> {
 
 /// The queue state now.
 pub fn state_now(w: &Vtd) -> String {
-    let mut status = 0u64;
-    for i in 0..(w.qlen() as usize).min(32) {
-        status |= u64::from(w.qi.status[i] & 3) << (2 * i);
-    }
-    let s = Snap {
-        iqh: w.hw.iqh,
-        iqt: w.hw.iqt,
-        head: w.qi.free_head,
-        tail: w.qi.free_tail,
-        cnt: w.qi.free_cnt,
-        fsts: w.hw.fsts,
-        status,
-    };
-    snap_text(&s, w.qlen())
+    snap_text(&w.snapshot(), w.qlen())
 }

@@ -308,13 +308,13 @@ impl Vtd {
         self.trace.push(self.m.now, who, e);
     }
 
-    /// Records the queue state.
-    pub fn snap(&mut self, who: Actor) {
+    /// The queue state now: registers, driver indices, `desc_status[]` of the first 32 slots.
+    pub fn snapshot(&self) -> Snap {
         let mut status = 0u64;
         for i in 0..(self.qlen() as usize).min(32) {
             status |= u64::from(self.qi.status[i] & 3) << (2 * i);
         }
-        let s = Snap {
+        Snap {
             iqh: self.hw.iqh,
             iqt: self.hw.iqt,
             head: self.qi.free_head,
@@ -322,7 +322,12 @@ impl Vtd {
             cnt: self.qi.free_cnt,
             fsts: self.hw.fsts,
             status,
-        };
+        }
+    }
+
+    /// Records the queue state in the trace.
+    pub fn snap(&mut self, who: Actor) {
+        let s = self.snapshot();
         self.ev_as(who, Ev::Snap(s));
     }
 
