@@ -18,7 +18,8 @@ pub enum Step<A> {
 pub trait Decide<A> {
     /// Returns the index of the chosen step; `enabled` has at least two entries.
     fn choose(&mut self, enabled: &[Step<A>]) -> usize;
-    /// True once the input's decisions are used up: no new faults, fair schedule.
+    /// True once the input's decisions are used up: no new faults, fair schedule. It may change
+    /// only through [`Decide::choose`]: the executor asks again only after a choice.
     fn healing(&self) -> bool;
 }
 

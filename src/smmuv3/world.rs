@@ -746,8 +746,9 @@ impl World for Smmuv3 {
     }
 
     fn check(&mut self) -> Option<Violation> {
-        if let Some(v) = self.pending.take() {
-            return Some(v);
+        // Tested before taking: `take()` would move the whole (large) Option on every step.
+        if self.pending.is_some() {
+            return self.pending.take();
         }
         let r = self.hw.check().and_then(|_| self.check_driver());
         r.err().map(|why| Violation {

@@ -672,8 +672,9 @@ impl World for Vtd {
     }
 
     fn check(&mut self) -> Option<Violation> {
-        if let Some(v) = self.pending.take() {
-            return Some(v);
+        // Tested before taking: `take()` would move the whole (large) Option on every step.
+        if self.pending.is_some() {
+            return self.pending.take();
         }
         // Invariants can only break when shared state was written.
         if self.m.version == self.checked_version {
