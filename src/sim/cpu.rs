@@ -205,6 +205,7 @@ impl<'a, W: HasMachine> Cx<'a, W> {
         self.cell.borrow_mut()
     }
 
+    #[inline]
     fn with_cpu<R>(&self, f: impl FnOnce(&mut CpuState, Time) -> R) -> R {
         let mut w = self.cell.borrow_mut();
         let m = w.machine_mut();
