@@ -141,6 +141,14 @@ impl Machine {
         self.epoch = self.epoch.wrapping_add(1);
     }
 
+    /// Records a change of shared state that the model's enabled actions never read (driver
+    /// bookkeeping only the CPUs look at): wakes parked spinners like [`Machine::touch`] but
+    /// keeps the executor's cached list of model actions, which would come out the same.
+    #[inline]
+    pub fn touch_driver_only(&mut self) {
+        self.version = self.version.wrapping_add(1);
+    }
+
     /// The CPUs of this run.
     pub fn cpus(&self) -> &[CpuState] {
         &self.cpus[..self.ncpus as usize]

@@ -368,7 +368,8 @@ impl Vtd {
             self.ghost_free(slot, me);
         }
         self.qi.status[slot as usize] = val;
-        self.m.touch();
+        // `desc_status[]` is not an input of `actions()`: only spinners need waking.
+        self.m.touch_driver_only();
         self.ev(Ev::Status { slot, val });
     }
 
