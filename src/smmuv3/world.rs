@@ -402,7 +402,8 @@ impl Smmuv3 {
     pub fn reset(&mut self, v: &'static Variant, cfg: &Config, ncpus: u8) {
         let nd = cfg.clients.len().min(MAX_DEVS) as u8;
         self.m = Machine::new(ncpus);
-        self.hw = Smmu::new(cfg.qshift, nd, u64::from(cfg.atc_timeout_ms) * MS);
+        self.hw
+            .reset(cfg.qshift, nd, u64::from(cfg.atc_timeout_ms) * MS);
         self.sw = CmdqSw::ZERO;
         self.v = v;
         self.msipoll = cfg.msipoll;

@@ -313,7 +313,6 @@ impl Iq {
         assert!(ndevs as usize <= MAX_DEVS);
         let dirty = self.len as usize;
         self.ring[..dirty].fill(Desc::EMPTY);
-        debug_assert!(self.ring.iter().all(|d| *d == Desc::EMPTY));
         let f = Fetched {
             slot: 0,
             desc: Desc::EMPTY,
@@ -340,6 +339,11 @@ impl Iq {
         self.stale_waits = false;
         self.zombies = [f; 8];
         self.nzombies = 0;
+        debug_assert_eq!(
+            format!("{self:?}"),
+            format!("{:?}", Iq::new(len, ndevs, ats_timeout)),
+            "reset must give what new gives"
+        );
     }
 
     /// Fetched, not retired descriptors.
