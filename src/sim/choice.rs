@@ -18,7 +18,8 @@ pub enum Step<A> {
 pub trait Decide<A> {
     /// Returns the index of the chosen step; `enabled` has at least two entries.
     fn choose(&mut self, enabled: &[Step<A>]) -> usize;
-    /// True once the input's decisions are used up: no new faults, fair schedule.
+    /// True once the input's decisions are used up: no new faults, fair schedule. It may change
+    /// only through [`Decide::choose`]: the executor asks again only after a choice.
     fn healing(&self) -> bool;
 }
 
@@ -64,7 +65,8 @@ impl<A> Decide<A> for Bytes<'_> {
         match self.data.get(self.pos) {
             Some(b) => {
                 self.pos += 1;
-                *b as usize % enabled.len()
+                // 32-bit division: same value (the list is short), a fraction of the latency.
+                (u32::from(*b) % enabled.len() as u32) as usize
             }
             None => self.rr.pick(enabled.len()),
         }

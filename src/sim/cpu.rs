@@ -143,6 +143,14 @@ impl Machine {
         self.epoch = self.epoch.wrapping_add(1);
     }
 
+    /// Records a change of shared state that the model's enabled actions never read (driver
+    /// bookkeeping only the CPUs look at): wakes parked spinners like [`Machine::touch`] but
+    /// keeps the executor's cached list of model actions, which would come out the same.
+    #[inline]
+    pub fn touch_driver_only(&mut self) {
+        self.version = self.version.wrapping_add(1);
+    }
+
     /// The CPUs of this run.
     pub fn cpus(&self) -> &[CpuState] {
         &self.cpus[..self.ncpus as usize]
@@ -207,6 +215,7 @@ impl<'a, W: HasMachine> Cx<'a, W> {
         self.cell.borrow_mut()
     }
 
+    #[inline]
     fn with_cpu<R>(&self, f: impl FnOnce(&mut CpuState, Time) -> R) -> R {
         let mut w = self.cell.borrow_mut();
         let m = w.machine_mut();

@@ -16,7 +16,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 /// Period at which the watchdog oracles sample the CPUs (far below their 10 s threshold).
 pub const WATCHDOG_TICK: Time = SEC / 4;
@@ -182,10 +182,10 @@ fn advance<W: World>(w: &mut W, t: Time, ex: &mut Exec<W::Action>, o: &RunOpts) 
 
 /// Runs one execution to its end. `cpus[i]` is CPU i's program; all must be pinned futures of
 /// one type. Results are left in `ex`.
-pub fn run<W: World, F: Future<Output = ()>>(
+pub fn run<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
     cell: &RefCell<W>,
     cpus: &mut [Pin<&mut F>],
-    src: &mut dyn Decide<W::Action>,
+    src: &mut D,
     o: &RunOpts,
     ex: &mut Exec<W::Action>,
 ) -> End {
@@ -200,18 +200,20 @@ pub fn run<W: World, F: Future<Output = ()>>(
     end
 }
 
-fn run_loop<W: World, F: Future<Output = ()>>(
+fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
     cell: &RefCell<W>,
     cpus: &mut [Pin<&mut F>],
-    src: &mut dyn Decide<W::Action>,
+    src: &mut D,
     o: &RunOpts,
     ex: &mut Exec<W::Action>,
 ) -> End {
     let mut heal_start: Option<Time> = None;
     let mut cx = Context::from_waker(Waker::noop());
+    // A source's healing flag only changes when it chooses (see `Decide::healing`), so it is
+    // asked again only after a real choice, not on every step.
+    let mut healing = src.healing();
     while ex.steps < o.limits.max_steps {
         ex.steps += 1;
-        let healing = src.healing();
         if healing && heal_start.is_none() {
             heal_start = Some(cell.borrow().machine().now);
             ex.heal_at = Some(ex.log.len());
@@ -232,15 +234,18 @@ fn run_loop<W: World, F: Future<Output = ()>>(
             ex.enabled[0]
         } else {
             let i = src.choose(&ex.enabled);
+            healing = src.healing();
             ex.log.push(ex.enabled[i]);
             ex.picks.push(i as u16);
             ex.enabled[i]
         };
-        if perform(cell, cpus, pick, &mut cx, ex, o) {
-            return End::Violation;
-        }
-        if all_returned(cell.borrow().machine()) {
-            return finish(cell, ex, o);
+        match perform(cell, cpus, pick, &mut cx, ex, o) {
+            Performed::Stop => return End::Violation,
+            // Only a CPU returning can make every CPU done.
+            Performed::Returned if all_returned(cell.borrow().machine()) => {
+                return finish(cell, ex, o)
+            }
+            _ => {}
         }
     }
     let v = progress::budget(cell.borrow().machine(), "step budget exhausted", |c| {
@@ -347,7 +352,18 @@ fn over_budget<W: World>(
     true
 }
 
-/// Performs one step; returns true when a violation stops the run.
+/// What one step led to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Performed {
+    /// A violation stops the run.
+    Stop,
+    /// The CPU that ran returned from its program.
+    Returned,
+    /// Anything else.
+    Went,
+}
+
+/// Performs one step.
 fn perform<W: World, F: Future<Output = ()>>(
     cell: &RefCell<W>,
     cpus: &mut [Pin<&mut F>],
@@ -355,8 +371,9 @@ fn perform<W: World, F: Future<Output = ()>>(
     cx: &mut Context<'_>,
     ex: &mut Exec<W::Action>,
     o: &RunOpts,
-) -> bool {
-    match pick {
+) -> Performed {
+    let mut went = Performed::Went;
+    let mut w = match pick {
         Step::Cpu(c) => {
             {
                 let mut w = cell.borrow_mut();
@@ -364,31 +381,36 @@ fn perform<W: World, F: Future<Output = ()>>(
                 let t = m.now + m.cpus[c as usize].site.cost();
                 m.current = c;
                 if advance(&mut *w, t, ex, o) {
-                    return true;
+                    return Performed::Stop;
                 }
             }
-            if let Poll::Ready(()) = cpus[c as usize].as_mut().poll(cx) {
-                let mut w = cell.borrow_mut();
+            let ready = cpus[c as usize].as_mut().poll(cx).is_ready();
+            let mut w = cell.borrow_mut();
+            if ready {
                 let m = w.machine_mut();
                 m.epoch += 1;
                 let st = &mut m.cpus[c as usize];
                 st.run = Run::Done;
                 st.busy_since = None;
+                went = Performed::Returned;
             }
+            w
         }
         Step::Model(a) => {
             let mut w = cell.borrow_mut();
             let t = w.machine().now + MODEL_STEP_COST;
             if advance(&mut *w, t, ex, o) {
-                return true;
+                return Performed::Stop;
             }
             w.apply(a);
             w.machine_mut().touch();
+            w
+        }
+    };
+    if let Some(v) = w.check() {
+        if ex.findings.file(v, o.mask, o.sup) {
+            return Performed::Stop;
         }
     }
-    let v = cell.borrow_mut().check();
-    match v {
-        Some(v) => ex.findings.file(v, o.mask, o.sup),
-        None => false,
-    }
+    went
 }

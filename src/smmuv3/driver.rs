@@ -5,7 +5,9 @@
 //! before and after df180b1a4cc5, the space and CMD_SYNC polls with their 1 s timeout, the
 //! GERROR handler with `__arm_smmu_cmdq_skip_err`, and `arm_smmu_device_disable`. Every access
 //! to shared state is preceded by a yield point; interrupts go off and on exactly where the
-//! kernel's `local_irq_save`/`restore` are.
+//! kernel's `local_irq_save`/`restore` are. Writes to the driver's own words (`sw`: the llq
+//! word, lock, valid map, `owner_prod`) use `touch_driver_only`: the model's actions never
+//! read them, so only spinners need waking.
 
 use super::hw::{cerror, cr0, gerror, Cmd, Cs, Opcode};
 use super::variants::{Design, Variant};
@@ -112,7 +114,7 @@ async fn shared_lock(cx: &Cpu<'_>) {
         let mut w = cx.w();
         let old = w.sw.lock;
         w.sw.lock = old.wrapping_add(1);
-        w.m.touch();
+        w.m.touch_driver_only();
         if old >= 0 {
             return;
         }
@@ -138,7 +140,7 @@ async fn shared_lock_cmpxchg(cx: &Cpu<'_>) {
         let mut w = cx.w();
         if w.sw.lock == val {
             w.sw.lock = val + 1;
-            w.m.touch();
+            w.m.touch_driver_only();
             return;
         }
     }
@@ -162,7 +164,7 @@ async fn shared_unlock(cx: &Cpu<'_>) {
     cx.at(Site::Mem).await;
     let mut w = cx.w();
     w.sw.lock -= 1;
-    w.m.touch();
+    w.m.touch_driver_only();
 }
 
 /// `arm_smmu_cmdq_shared_tryunlock()`: fails (keeping the lock) when the caller looks like
@@ -185,7 +187,7 @@ async fn exclusive_trylock_irqsave(cx: &Cpu<'_>) -> Option<bool> {
         let won = w.sw.lock == 0;
         if won {
             w.sw.lock = i32::MIN;
-            w.m.touch();
+            w.m.touch_driver_only();
             note_exclusive(&mut w);
         }
         won
@@ -236,7 +238,7 @@ async fn exclusive_unlock_irqrestore(cx: &Cpu<'_>, flags: bool) {
         } else {
             0
         };
-        w.m.touch();
+        w.m.touch_driver_only();
         let v = w.sw.lock;
         w.ev(Ev::ExclUnlock(v));
     }
@@ -253,7 +255,7 @@ async fn poll_until_not_full(cx: &Cpu<'_>, r: Ring, llq: &mut Llq) -> i32 {
         {
             let mut w = cx.w();
             w.sw.cons = cons;
-            w.m.touch();
+            w.m.touch_driver_only();
             w.ev(Ev::ConsRefresh(cons));
         }
         exclusive_unlock_irqrestore(cx, flags).await;
@@ -318,7 +320,7 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
         if w.sw.llq() == llq {
             w.sw.prod = head.prod;
             w.sw.cons = head.cons;
-            w.m.touch();
+            w.m.touch_driver_only();
             return (llq, head, flags);
         }
         llq = w.sw.llq();
@@ -380,7 +382,7 @@ async fn set_valid_map(cx: &Cpu<'_>, r: Ring, s: u32, e: u32) {
         cx.at(Site::Mem).await;
         let mut w = cx.w();
         w.sw.valid[word] ^= mask;
-        w.m.touch();
+        w.m.touch_driver_only();
     }
 }
 
@@ -403,7 +405,7 @@ async fn publish(cx: &Cpu<'_>, r: Ring, start: u32) {
         let mut w = cx.w();
         let p = w.sw.prod;
         w.sw.prod = p & !OWNED;
-        w.m.touch();
+        w.m.touch_driver_only();
         p & !OWNED
     };
     poll_valid_map(cx, r, start, prod).await;
@@ -417,7 +419,7 @@ async fn publish(cx: &Cpu<'_>, r: Ring, start: u32) {
     cx.at(Site::Mem).await;
     let mut w = cx.w();
     w.sw.owner_prod = prod;
-    w.m.touch();
+    w.m.touch_driver_only();
 }
 
 /// `__arm_smmu_cmdq_poll_until_msi()`: the first word of the SYNC slot becomes 0. Returns the
@@ -484,7 +486,7 @@ async fn wait_sync(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> i32 {
         {
             let mut w = cx.w();
             w.sw.cons = cons;
-            w.m.touch();
+            w.m.touch_driver_only();
             w.ev(Ev::ConsShadow(cons));
         }
         shared_unlock(cx).await;

@@ -300,6 +300,44 @@ impl Smmu {
         }
     }
 
+    /// Resets in place to the state [`Smmu::new`] gives (no multi-kilobyte temporary and copy);
+    /// only the previous run's slots can be dirty, as every index is taken modulo the length.
+    pub fn reset(&mut self, shift: u8, ndevs: u8, atc_timeout: u64) {
+        assert!((7..=8).contains(&shift), "queue size out of range");
+        assert!(ndevs as usize <= MAX_DEVS);
+        let dirty = self.len() as usize;
+        self.q[..dirty].fill(Cmd::EMPTY);
+        let a = Atc {
+            dev: 0,
+            tag: Tag::default(),
+            deadline: 0,
+            timed_out: false,
+        };
+        self.shift = shift;
+        self.prod = 0;
+        self.cons = 0;
+        self.err = 0;
+        self.cr0 = cr0::SMMUEN | cr0::CMDQEN;
+        self.cr0ack = cr0::SMMUEN | cr0::CMDQEN;
+        self.gerror = 0;
+        self.gerrorn = 0;
+        self.irq_pending = false;
+        self.wedged = false;
+        self.sfm = false;
+        self.msi_abort = false;
+        self.atc = [a; MAX_ATC];
+        self.natc = 0;
+        self.devs = [DevState::Ok; MAX_DEVS];
+        self.ndevs = ndevs;
+        self.atc_timeout = atc_timeout;
+        self.sync_count = 0;
+        debug_assert_eq!(
+            format!("{self:?}"),
+            format!("{:?}", Smmu::new(shift, ndevs, atc_timeout)),
+            "reset must give what new gives"
+        );
+    }
+
     /// Number of slots.
     #[inline]
     pub fn len(&self) -> u32 {

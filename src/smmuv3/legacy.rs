@@ -71,7 +71,7 @@ async fn next_msidata(cx: &Cpu<'_>) -> u32 {
     cx.at(Site::Mem).await;
     let mut w = cx.w();
     w.sw.sync_nr = w.sw.sync_nr.wrapping_add(1);
-    w.m.touch();
+    w.m.touch_driver_only();
     w.sw.sync_nr
 }
 

@@ -402,7 +402,8 @@ impl Smmuv3 {
     pub fn reset(&mut self, v: &'static Variant, cfg: &Config, ncpus: u8) {
         let nd = cfg.clients.len().min(MAX_DEVS) as u8;
         self.m = Machine::new(ncpus);
-        self.hw = Smmu::new(cfg.qshift, nd, u64::from(cfg.atc_timeout_ms) * MS);
+        self.hw
+            .reset(cfg.qshift, nd, u64::from(cfg.atc_timeout_ms) * MS);
         self.sw = CmdqSw::ZERO;
         self.v = v;
         self.msipoll = cfg.msipoll;
@@ -746,8 +747,9 @@ impl World for Smmuv3 {
     }
 
     fn check(&mut self) -> Option<Violation> {
-        if let Some(v) = self.pending.take() {
-            return Some(v);
+        // Tested before taking: `take()` would move the whole (large) Option on every step.
+        if self.pending.is_some() {
+            return self.pending.take();
         }
         let r = self.hw.check().and_then(|_| self.check_driver());
         r.err().map(|why| Violation {

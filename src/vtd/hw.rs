@@ -303,6 +303,49 @@ impl Iq {
         }
     }
 
+    /// Resets in place to the state [`Iq::new`] gives, clearing only the slots the previous
+    /// run could have written (those below its ring length).
+    pub fn reset(&mut self, len: u16, ndevs: u8, ats_timeout: u64) {
+        assert!(
+            (2..=MAX_L as u16).contains(&len),
+            "ring length out of range"
+        );
+        assert!(ndevs as usize <= MAX_DEVS);
+        let dirty = self.len as usize;
+        self.ring[..dirty].fill(Desc::EMPTY);
+        let f = Fetched {
+            slot: 0,
+            desc: Desc::EMPTY,
+            phase: Phase::Done,
+        };
+        self.len = len;
+        self.iqh = 0;
+        self.iqt = 0;
+        self.fsts = 0;
+        self.iqei = 0;
+        self.itesid = 0;
+        self.icesid = 0;
+        self.qies = true;
+        self.tes = true;
+        self.inflight = [f; MAX_INFLIGHT];
+        self.ninflight = 0;
+        self.devs = [Dev {
+            state: DevState::Ok,
+            late_answer: false,
+        }; MAX_DEVS];
+        self.ndevs = ndevs;
+        self.ats_timeout = ats_timeout;
+        self.irq_pending = false;
+        self.stale_waits = false;
+        self.zombies = [f; 8];
+        self.nzombies = 0;
+        debug_assert_eq!(
+            format!("{self:?}"),
+            format!("{:?}", Iq::new(len, ndevs, ats_timeout)),
+            "reset must give what new gives"
+        );
+    }
+
     /// Fetched, not retired descriptors.
     pub fn inflight(&self) -> &[Fetched] {
         &self.inflight[..self.ninflight as usize]

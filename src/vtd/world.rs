@@ -265,18 +265,22 @@ impl Vtd {
     /// Reinitialises for a new run, keeping buffers.
     pub fn reset(&mut self, v: &'static Variant, cfg: Config, ncpus: u8) {
         self.m = Machine::new(ncpus);
-        self.hw = Iq::new(cfg.qlen, cfg.ndevs, u64::from(cfg.ats_timeout_ms) * MS);
+        // Slots at or past the ring length are never written (every index is taken modulo
+        // it), so only the previous run's ring needs clearing: in place, not a 256-slot copy.
+        let dirty = self.hw.len as usize;
+        self.hw
+            .reset(cfg.qlen, cfg.ndevs, u64::from(cfg.ats_timeout_ms) * MS);
         self.hw.stale_waits = cfg.stale_waits;
-        self.qi = QInval {
-            status: [0; MAX_L],
-            free_head: 0,
-            free_tail: 0,
-            free_cnt: cfg.qlen,
-            gcmd_te: true,
-        };
+        self.qi.status[..dirty].fill(0);
+        self.qi.free_head = 0;
+        self.qi.free_tail = 0;
+        self.qi.free_cnt = cfg.qlen;
+        self.qi.gcmd_te = true;
+        self.owner[..dirty].fill(0);
+        debug_assert!(self.qi.status.iter().all(|&s| s == 0));
+        debug_assert!(self.owner.iter().all(|&o| o == 0));
         self.v = v;
         self.cfg = cfg;
-        self.owner = [0; MAX_L];
         self.subs.clear();
         self.subs.push(Sub::default());
         self.trace.clear();
@@ -375,7 +379,8 @@ impl Vtd {
             self.ghost_free(slot, me);
         }
         self.qi.status[slot as usize] = val;
-        self.m.touch();
+        // `desc_status[]` is not an input of `actions()`: only spinners need waking.
+        self.m.touch_driver_only();
         self.ev(Ev::Status { slot, val });
     }
 
@@ -587,7 +592,9 @@ impl Vtd {
         if q.free_cnt > l {
             return Err("free_cnt larger than the ring");
         }
-        let used = (q.free_head + l - q.free_tail) % l;
+        // Both are below l here, so one conditional subtraction is the `% l` (no division).
+        let used = q.free_head + l - q.free_tail;
+        let used = if used >= l { used - l } else { used };
         if used + q.free_cnt != l && !(used == 0 && q.free_cnt == l) {
             return Err("free_cnt disagrees with [free_tail, free_head)");
         }
@@ -683,8 +690,9 @@ impl World for Vtd {
     }
 
     fn check(&mut self) -> Option<Violation> {
-        if let Some(v) = self.pending.take() {
-            return Some(v);
+        // Tested before taking: `take()` would move the whole (large) Option on every step.
+        if self.pending.is_some() {
+            return self.pending.take();
         }
         // Invariants can only break when shared state was written.
         if self.m.version == self.checked_version {
