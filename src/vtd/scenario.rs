@@ -318,19 +318,11 @@ impl Runner {
                 w.env[i] = Some(*e);
             }
         }
-        let mut bytes;
-        let mut replay;
-        let src: &mut dyn Decide<Act> = match src {
-            Source::Bytes(b) => {
-                bytes = Bytes::new(b);
-                &mut bytes
-            }
-            Source::Replay(log, h) => {
-                replay = Replay::new(log, h);
-                &mut replay
-            }
+        // Each source gets its own monomorphic executor loop (no dynamic dispatch per step).
+        let end = match src {
+            Source::Bytes(b) => self.exec(sc, &mut Bytes::new(b)),
+            Source::Replay(log, h) => self.exec(sc, &mut Replay::new(log, h)),
         };
-        let end = self.exec(sc, src);
         let w = self.cell.borrow();
         let f = &self.ex.findings;
         debug_assert!(end == End::Violation || f.violation.is_none());
@@ -343,7 +335,7 @@ impl Runner {
         }
     }
 
-    fn exec(&mut self, sc: &Scenario, src: &mut dyn Decide<Act>) -> End {
+    fn exec<D: Decide<Act>>(&mut self, sc: &Scenario, src: &mut D) -> End {
         let empty = Program::default();
         let p = |i: usize| sc.cpus.get(i).unwrap_or(&empty);
         let cell = &self.cell;
