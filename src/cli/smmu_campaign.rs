@@ -68,8 +68,16 @@ pub fn specs() -> Vec<Spec> {
     };
     let one = |ops: Vec<Op>| sc(base.clone(), vec![ops], vec![], vec![]);
     add("op-unmap", one(vec![Op::Unmap { dev: 0, pages: 4 }]), "");
-    add("op-unmap-big", one(vec![Op::Unmap { dev: 0, pages: 100 }]), "");
-    add("op-sva-invalidate", one(vec![Op::SvaInvalidate { pages: 8 }]), "");
+    add(
+        "op-unmap-big",
+        one(vec![Op::Unmap { dev: 0, pages: 100 }]),
+        "",
+    );
+    add(
+        "op-sva-invalidate",
+        one(vec![Op::SvaInvalidate { pages: 8 }]),
+        "",
+    );
     add("op-mm-release", one(vec![Op::MmRelease]), "");
     let exit = Op::Exit {
         delay_ms: 0,
@@ -101,7 +109,10 @@ pub fn specs() -> Vec<Spec> {
         sc(
             two.clone(),
             vec![
-                vec![Op::Unmap { dev: 0, pages: 3 }, Op::SvaInvalidate { pages: 2 }],
+                vec![
+                    Op::Unmap { dev: 0, pages: 3 },
+                    Op::SvaInvalidate { pages: 2 },
+                ],
                 vec![Op::Unmap { dev: 1, pages: 2 }, Op::MmRelease],
             ],
             f,
@@ -116,13 +127,21 @@ pub fn specs() -> Vec<Spec> {
         busy(vec![Fault::MsiAbort], vec![]),
         "fault:msi-abort",
     );
-    add("fault-wedge", busy(vec![Fault::Wedge], vec![]), "fault:wedge");
+    add(
+        "fault-wedge",
+        busy(vec![Fault::Wedge], vec![]),
+        "fault:wedge",
+    );
     add(
         "fault-atc-timeout",
         busy(vec![Fault::AtcTimeout(1)], vec![]),
         "fault:atc-timeout",
     );
-    add("env-hang", busy(vec![], vec![EnvEvent::Hang(1)]), "env:hang");
+    add(
+        "env-hang",
+        busy(vec![], vec![EnvEvent::Hang(1)]),
+        "env:hang",
+    );
     add(
         "env-recover",
         busy(vec![], vec![EnvEvent::Hang(0), EnvEvent::Recover(0)]),
@@ -152,7 +171,13 @@ pub fn specs() -> Vec<Spec> {
                 range_inv: false,
                 ..base.clone()
             },
-            vec![vec![Op::Unmap { dev: 0, pages: 6 }, Op::SvaInvalidate { pages: 4 }]; 4],
+            vec![
+                vec![
+                    Op::Unmap { dev: 0, pages: 6 },
+                    Op::SvaInvalidate { pages: 4 }
+                ];
+                4
+            ],
             vec![],
             vec![],
         ),
@@ -297,14 +322,15 @@ pub fn decisive(log: &[Step<Act>]) -> String {
 }
 
 /// Runs an SMMUv3 reproducer for triage: its signature line if it violates, `None` if it passes.
-pub fn triage_one(
-    r: &mut Runner,
-    l: &Loaded,
-    var: &'static Variant,
-) -> Option<String> {
+pub fn triage_one(r: &mut Runner, l: &Loaded, var: &'static Variant) -> Option<String> {
     let v = r.run(&l.scenario, var, l.source());
     let x = v.violation?;
-    let log: Vec<Step<Act>> = r.decisions().0.iter().filter_map(|s| parse_step(s)).collect();
+    let log: Vec<Step<Act>> = r
+        .decisions()
+        .0
+        .iter()
+        .filter_map(|s| parse_step(s))
+        .collect();
     Some(format!(
         "smmuv3 {} {} @{}",
         var.name,

@@ -176,14 +176,9 @@ pub fn targets(dir: &Path) -> Result<Vec<Target>, String> {
                 (None, Some(c)) => format!("{c}:*:*"),
                 (None, None) => continue,
             };
-            match out
-                .iter_mut()
-                .find(|t| {
-                    t.variant.model() == var.model()
-                        && t.variant.name() == var.name()
-                        && t.sig == sig
-                })
-            {
+            match out.iter_mut().find(|t| {
+                t.variant.model() == var.model() && t.variant.name() == var.name() && t.sig == sig
+            }) {
                 Some(t) => t.bugs.push(name.clone()),
                 None => out.push(Target {
                     bugs: vec![name.clone()],

@@ -51,13 +51,14 @@ impl Ring {
         let m = (self.len << 1) - 1;
         (p & OWNED) | ((p & m) + n) & m
     }
-    /// `queue_has_space`.
+    /// `queue_has_space`, in the kernel's u32 arithmetic: once llq.cons has been published
+    /// past PROD (the MSI-timeout finding) the subtractions wrap, as they do in C.
     fn has_space(self, l: Llq, n: u32) -> bool {
         let (p, c) = (self.idx(l.prod), self.idx(l.cons));
         let space = if self.wrp(l.prod) == self.wrp(l.cons) {
-            self.len - (p - c)
+            self.len.wrapping_sub(p.wrapping_sub(c))
         } else {
-            c - p
+            c.wrapping_sub(p)
         };
         space >= n
     }
