@@ -116,7 +116,8 @@ pub enum Cmd {
     Triage {
         /// Directory of crash files (raw or JSON), searched recursively.
         dir: PathBuf,
-        /// Variant for raw files (default: the newest upstream).
+        /// Variant for the files of `--model` (default: a JSON file's own, else the newest
+        /// upstream of the model).
         #[arg(long)]
         variant: Option<String>,
         /// Raw files are `vtd_any` inputs (first byte selects the variant).

@@ -5,6 +5,10 @@
 //! the cause, and the decisive step — the last injected event (fault, environment event, ATS
 //! timeout, fault interrupt) before the violation, with its numbers blanked, because two
 //! crash files of one bug differ in slot numbers and interleaving but not in what set it off.
+//!
+//! SMMUv3 files (JSON with `"model": "smmuv3"`, or raw with `--model smmuv3`) are triaged in the
+//! same pass; their lines start with `smmuv3` and their decisive step is the last fault,
+//! environment event, ATC timer, GERROR interrupt or reboot request.
 
 use super::input::{self, Loaded};
 use super::{smmu, smmu_campaign, OracleArgs, Usage};
