@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One crash file, every engine: the verdict line and trace hash printed by `iommufuzz replay`
-# must be exactly what the libFuzzer, AFL and honggfuzz `vtd` binaries report for the same
-# bytes. Engines that are not installed are skipped with a message (CI does not install AFL or
-# honggfuzz). Usage: tools/engines-replay.sh [CRASH_FILE VARIANT]
+# must be exactly what the libFuzzer, AFL and honggfuzz `vtd` (or `smmuv3`) binaries report for
+# the same bytes. Engines that are not installed are skipped with a message (CI does not install
+# AFL or honggfuzz). Usage: tools/engines-replay.sh [CRASH_FILE VARIANT [vtd|smmuv3]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,13 @@ cargo build --release --quiet
 CLI=target/release/iommufuzz
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+tgt=${3:-vtd}
+model=()
+case $tgt in
+    vtd) ;;
+    smmuv3) model=(--model smmuv3) ;;
+    *) echo "unknown target $tgt (vtd, smmuv3)"; exit 2 ;;
+esac
 if [ $# -ge 2 ]; then
     crash=$1 var=$2
 else
@@ -21,7 +28,7 @@ export IOMMUFUZZ_VARIANT=$var
 
 # The line with the verdict and the one with the trace hash identify a run exactly.
 key() { grep -E '^(verdict:|  steps=)' | head -2; }
-want=$("$CLI" replay "$crash" --variant "$var" | key || true)
+want=$("$CLI" replay "$crash" "${model[@]}" --variant "$var" | key || true)
 [ -n "$want" ] || { echo "iommufuzz replay printed no verdict"; exit 1; }
 echo "iommufuzz replay: $(echo "$want" | head -1)"
 
@@ -39,8 +46,8 @@ check() { # engine-name output-file
 
 if command -v cargo-fuzz >/dev/null 2>&1; then
     tc=(); rustup toolchain list 2>/dev/null | grep -q '^nightly' && tc=(+nightly) || export RUSTC_BOOTSTRAP=1
-    cargo "${tc[@]}" fuzz build -O --debug-assertions vtd >/dev/null 2>&1
-    fuzz/target/x86_64-unknown-linux-gnu/release/vtd "$crash" > "$tmp/lf.out" 2>&1 || true
+    cargo "${tc[@]}" fuzz build -O --debug-assertions "$tgt" >/dev/null 2>&1
+    fuzz/target/x86_64-unknown-linux-gnu/release/"$tgt" "$crash" > "$tmp/lf.out" 2>&1 || true
     check libfuzzer "$tmp/lf.out"
 else
     echo "libfuzzer: skipped (cargo-fuzz not installed)"
@@ -49,7 +56,7 @@ fi
 if command -v cargo-afl >/dev/null 2>&1; then
     (cd fuzz/afl && cargo afl build --release --quiet)
     # The AFL binary run outside afl-fuzz reads one input from stdin.
-    fuzz/afl/target/release/vtd-afl < "$crash" > "$tmp/afl.out" 2>&1 || true
+    fuzz/afl/target/release/"$tgt"-afl < "$crash" > "$tmp/afl.out" 2>&1 || true
     check afl "$tmp/afl.out"
 else
     echo "afl: skipped (cargo-afl not installed: cargo install cargo-afl)"
@@ -58,7 +65,7 @@ fi
 if command -v cargo-hfuzz >/dev/null 2>&1; then
     (cd fuzz/hfuzz && cargo hfuzz build >/dev/null 2>&1)
     # A honggfuzz binary replays one file given with its own flag when run outside honggfuzz.
-    (cd fuzz/hfuzz && cargo hfuzz run-debug vtd-hfuzz "$crash") > "$tmp/hf.out" 2>&1 || true
+    (cd fuzz/hfuzz && cargo hfuzz run-debug "$tgt"-hfuzz "$crash") > "$tmp/hf.out" 2>&1 || true
     check honggfuzz "$tmp/hf.out"
 else
     echo "honggfuzz: skipped (cargo-hfuzz not installed: cargo install honggfuzz)"

@@ -22,19 +22,25 @@ for build in tools/oss-fuzz/build.sh .clusterfuzzlite/build.sh; do
     ln -s "$root" "$SRC/iommufuzz"
     cp "$build" "$SRC/build.sh"
     (cd "$SRC" && bash -eu "$SRC/build.sh")
-    for f in vtd vtd_seed_corpus.zip vtd.dict vtd.options iommufuzz.supp; do
+    for f in iommufuzz.supp iommufuzz-smmuv3.supp; do
         [ -s "$OUT/$f" ] || { echo "$build: \$OUT/$f missing"; exit 1; }
     done
-    [ -x "$OUT/vtd" ] || { echo "$build: \$OUT/vtd not executable"; exit 1; }
     for f in "$OUT"/*; do
         n=$(basename "$f")
         case $n in *.*) ;; *) [[ $n =~ ^[A-Za-z0-9_-]+$ ]] || { echo "bad binary name $n"; exit 1; } ;; esac
     done
-    seeds=$(unzip -Z1 "$OUT/vtd_seed_corpus.zip" | wc -l)
-    [ "$seeds" -eq "$(ls corpus/vtd | wc -l)" ] || { echo "seed zip has $seeds files"; exit 1; }
-    mkdir "$WORK/seeds" && (cd "$WORK/seeds" && unzip -q "$OUT/vtd_seed_corpus.zip")
-    # No IOMMUFUZZ_SUPPRESSIONS: the binary must find iommufuzz.supp beside itself.
-    (cd "$OUT" && env -u IOMMUFUZZ_SUPPRESSIONS ./vtd -runs=0 -dict=vtd.dict "$WORK/seeds") 2>&1 | grep -E '^Done'
-    echo "$build: ok ($seeds seeds, $(ls "$OUT" | wc -l) files in \$OUT)"
+    for tgt in vtd smmuv3; do
+        for f in $tgt ${tgt}_seed_corpus.zip $tgt.dict $tgt.options; do
+            [ -s "$OUT/$f" ] || { echo "$build: \$OUT/$f missing"; exit 1; }
+        done
+        [ -x "$OUT/$tgt" ] || { echo "$build: \$OUT/$tgt not executable"; exit 1; }
+        seeds=$(unzip -Z1 "$OUT/${tgt}_seed_corpus.zip" | wc -l)
+        [ "$seeds" -eq "$(ls corpus/$tgt | wc -l)" ] || { echo "$tgt seed zip has $seeds files"; exit 1; }
+        mkdir "$WORK/seeds-$tgt" && (cd "$WORK/seeds-$tgt" && unzip -q "$OUT/${tgt}_seed_corpus.zip")
+        # No IOMMUFUZZ_SUPPRESSIONS: the binary must find its suppressions file beside itself.
+        (cd "$OUT" && env -u IOMMUFUZZ_SUPPRESSIONS ./$tgt -runs=0 -dict=$tgt.dict "$WORK/seeds-$tgt") 2>&1 | grep -E '^Done'
+        echo "$build: $tgt ok ($seeds seeds)"
+    done
+    echo "$build: ok ($(ls "$OUT" | wc -l) files in \$OUT)"
     rm -rf "$t"
 done

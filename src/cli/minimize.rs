@@ -247,7 +247,8 @@ impl Shrinker {
     }
 }
 
-fn out_paths(file: &Path, out: Option<&Path>) -> (PathBuf, PathBuf) {
+/// Output paths `<out>.json` and `<out>.raw` (default `out`: FILE's stem + `.min`).
+pub fn out_paths(file: &Path, out: Option<&Path>) -> (PathBuf, PathBuf) {
     let base = match out {
         Some(o) => o.to_path_buf(),
         None => {
@@ -270,9 +271,21 @@ pub fn minimize(
     file: &Path,
     variant: Option<&str>,
     any: bool,
+    model: Option<&str>,
     out: Option<&Path>,
     o: &OracleArgs,
 ) -> Result<i32, Usage> {
+    super::model_flag(model)?;
+    if super::smmu::model_of(file, model)? == super::smmu::MODEL {
+        if any {
+            return Err(Usage(format!(
+                "{}: --any is for vtd_any inputs, not smmuv3 ones",
+                file.display()
+            )));
+        }
+        let (json, raw) = out_paths(file, out);
+        return super::smmu_campaign::minimize(file, variant, &json, &raw, o);
+    }
     let l = input::load_as(file, any)?;
     let var = input::variant(variant, l.variant.as_deref())?;
     let mut r = super::runner(o)?;

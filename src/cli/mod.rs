@@ -10,6 +10,7 @@ pub mod minimize;
 pub mod regress;
 pub mod replay;
 pub mod smmu;
+pub mod smmu_campaign;
 pub mod triage;
 pub mod ttb;
 
@@ -104,6 +105,9 @@ pub enum Cmd {
         /// Also write the libFuzzer/AFL dictionary (scenario heads of the seeds) here.
         #[arg(long)]
         dict: Option<PathBuf>,
+        /// Model of the seeds: vtd (default) or smmuv3 (corpus/smmuv3, fuzz/smmuv3.dict).
+        #[arg(long)]
+        model: Option<String>,
         /// Oracle options.
         #[command(flatten)]
         oracle: OracleArgs,
@@ -112,12 +116,16 @@ pub enum Cmd {
     Triage {
         /// Directory of crash files (raw or JSON), searched recursively.
         dir: PathBuf,
-        /// Variant for raw files (default: the newest upstream).
+        /// Variant for the files of `--model` (default: a JSON file's own, else the newest
+        /// upstream of the model).
         #[arg(long)]
         variant: Option<String>,
         /// Raw files are `vtd_any` inputs (first byte selects the variant).
         #[arg(long, conflicts_with = "variant")]
         any: bool,
+        /// Model of raw files: vtd (default) or smmuv3; JSON files name their own.
+        #[arg(long)]
+        model: Option<String>,
         /// Oracle options.
         #[command(flatten)]
         oracle: OracleArgs,
@@ -135,6 +143,9 @@ pub enum Cmd {
         /// Output path without extension (default: FILE's stem + `.min`); writes .json and .raw.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Model of a raw file: vtd (default) or smmuv3; JSON files name their own.
+        #[arg(long)]
+        model: Option<String>,
         /// Oracle options.
         #[command(flatten)]
         oracle: OracleArgs,
@@ -149,6 +160,17 @@ pub struct Usage(pub String);
 impl From<String> for Usage {
     fn from(s: String) -> Self {
         Usage(s)
+    }
+}
+
+/// Checks a `--model` flag: vtd (the default) or smmuv3.
+pub fn model_flag(m: Option<&str>) -> Result<&'static str, Usage> {
+    match m.unwrap_or("vtd") {
+        "vtd" => Ok("vtd"),
+        smmu::MODEL => Ok(smmu::MODEL),
+        x => Err(Usage(format!(
+            "model {x:?} is not supported (known: vtd, smmuv3)"
+        ))),
     }
 }
 
@@ -247,21 +269,40 @@ pub fn main() -> i32 {
             any,
             variant,
             dict,
+            model,
             oracle,
-        } => corpus::corpus(&out, any, variant.as_deref(), dict.as_deref(), &oracle),
+        } => match model_flag(model.as_deref()) {
+            Ok(smmu::MODEL) if any => Err(Usage(
+                "--any is for vtd_any seeds; the smmuv3 target has no variant byte".into(),
+            )),
+            Ok(smmu::MODEL) => {
+                smmu_campaign::corpus(&out, variant.as_deref(), dict.as_deref(), &oracle)
+            }
+            Ok(_) => corpus::corpus(&out, any, variant.as_deref(), dict.as_deref(), &oracle),
+            Err(e) => Err(e),
+        },
         Cmd::Triage {
             dir,
             variant,
             any,
+            model,
             oracle,
-        } => triage::triage(&dir, variant.as_deref(), any, &oracle),
+        } => triage::triage(&dir, variant.as_deref(), any, model.as_deref(), &oracle),
         Cmd::Minimize {
             file,
             variant,
             any,
             out,
+            model,
             oracle,
-        } => minimize::minimize(&file, variant.as_deref(), any, out.as_deref(), &oracle),
+        } => minimize::minimize(
+            &file,
+            variant.as_deref(),
+            any,
+            model.as_deref(),
+            out.as_deref(),
+            &oracle,
+        ),
         Cmd::Ttb(a) => ttb::ttb(&a),
     };
     match r {

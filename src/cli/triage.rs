@@ -5,9 +5,13 @@
 //! the cause, and the decisive step — the last injected event (fault, environment event, ATS
 //! timeout, fault interrupt) before the violation, with its numbers blanked, because two
 //! crash files of one bug differ in slot numbers and interleaving but not in what set it off.
+//!
+//! SMMUv3 files (JSON with `"model": "smmuv3"`, or raw with `--model smmuv3`) are triaged in the
+//! same pass; their lines start with `smmuv3` and their decisive step is the last fault,
+//! environment event, ATC timer, GERROR interrupt or reboot request.
 
 use super::input::{self, Loaded};
-use super::{OracleArgs, Usage};
+use super::{smmu, smmu_campaign, OracleArgs, Usage};
 use crate::sim::choice::Step;
 use crate::vtd::label::{step_label, Act};
 use crate::vtd::scenario::Runner;
@@ -83,33 +87,88 @@ struct Bug {
     smallest: (u64, PathBuf),
 }
 
-/// `iommufuzz triage DIR`.
-pub fn triage(dir: &Path, variant: Option<&str>, any: bool, o: &OracleArgs) -> Result<i32, Usage> {
+/// Which model a file of the triaged directory is for: its JSON `model` field, else `raw`.
+fn file_model(p: &Path, raw: &'static str) -> &'static str {
+    let bytes = std::fs::read(p).unwrap_or_default();
+    match smmu::json_model(&bytes).as_deref() {
+        Some(smmu::MODEL) => smmu::MODEL,
+        Some(_) => "vtd",
+        None => raw,
+    }
+}
+
+/// Runs one SMMUv3 file: `Ok(Some(signature))`, `Ok(None)` for a pass, `Err` to skip it.
+fn smmu_file(
+    r: &mut crate::smmuv3::scenario::Runner,
+    p: &Path,
+    vflag: Option<&str>,
+) -> Result<Option<String>, String> {
+    let l = smmu::load(p)?;
+    let var = smmu::variant(vflag, l.variant.as_deref()).map_err(|e| e.0)?;
+    Ok(smmu_campaign::triage_one(r, &l, var))
+}
+
+/// `iommufuzz triage DIR`: VT-d and SMMUv3 files alike. JSON files name their model; raw
+/// files are of `model` (default vtd). `variant` applies to the files of that model.
+pub fn triage(
+    dir: &Path,
+    variant: Option<&str>,
+    any: bool,
+    model: Option<&str>,
+    o: &OracleArgs,
+) -> Result<i32, Usage> {
+    let raw_model = super::model_flag(model)?;
     if !dir.is_dir() {
         return Err(Usage(format!("{}: not a directory", dir.display())));
     }
-    let mut r = super::runner(o)?;
-    if let Some(v) = variant {
-        input::variant(Some(v), None)?;
+    if any && raw_model == smmu::MODEL {
+        return Err(Usage(
+            "--any is for vtd_any inputs; raw smmuv3 files have no variant byte".into(),
+        ));
     }
+    let mut r = super::runner(o)?;
+    let mut sr = smmu::runner(o)?;
+    if let Some(v) = variant {
+        if raw_model == smmu::MODEL {
+            smmu::variant(Some(v), None)?;
+        } else {
+            input::variant(Some(v), None)?;
+        }
+    }
+    let (vtd_flag, smmu_flag) = if raw_model == smmu::MODEL {
+        (None, variant)
+    } else {
+        (variant, None)
+    };
     let (mut bugs, mut passing) = (BTreeMap::<String, Bug>::new(), 0usize);
     let mut skipped: Vec<String> = Vec::new();
     for p in files(dir)? {
-        let l: Loaded = match input::load_as(&p, any) {
-            Ok(l) => l,
-            Err(e) => {
-                skipped.push(e);
-                continue;
+        let sig = if file_model(&p, raw_model) == smmu::MODEL {
+            match smmu_file(&mut sr, &p, smmu_flag) {
+                Ok(s) => s,
+                Err(e) => {
+                    skipped.push(e);
+                    continue;
+                }
             }
+        } else {
+            let l: Loaded = match input::load_as(&p, any) {
+                Ok(l) => l,
+                Err(e) => {
+                    skipped.push(e);
+                    continue;
+                }
+            };
+            let var = input::variant(vtd_flag, l.variant.as_deref())?;
+            let v = r.run(&l.scenario, var, l.source());
+            v.violation.as_ref().map(|x| signature(&r, var, x))
         };
-        let var = input::variant(variant, l.variant.as_deref())?;
-        let v = r.run(&l.scenario, var, l.source());
-        let Some(x) = &v.violation else {
+        let Some(sig) = sig else {
             passing += 1;
             continue;
         };
         let size = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(u64::MAX);
-        let b = bugs.entry(signature(&r, var, x)).or_insert(Bug {
+        let b = bugs.entry(sig).or_insert(Bug {
             count: 0,
             smallest: (size, p.clone()),
         });

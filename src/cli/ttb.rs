@@ -3,7 +3,8 @@
 //! with the bug's signature or when the time budget runs out; prints median, min, max and the
 //! hit rate.
 //!
-//! A bug is a `crashes/<bug>/scenario.json`. The variants it fails on and the expected class
+//! A bug is a `crashes/<bug>/scenario.json`, of either model (its `model` field); the SMMUv3
+//! ones run through the `smmuv3` targets, found beside the given VT-d binaries. The variants it fails on and the expected class
 //! come from `expect.json` when present, else from the scenario's own variant; the signature to
 //! wait for is what replaying the scenario gives (or `class:*:*` if replay disagrees with the
 //! expectation). Other violations do not stop a trial: the external engines get the signature
@@ -11,6 +12,8 @@
 
 use super::Usage;
 use crate::oracle::Suppressions;
+use crate::smmuv3::scenario as smmu;
+use crate::smmuv3::variants as smmu_variants;
 use crate::vtd::scenario::{decode, Source};
 use crate::vtd::variants::{self, Variant};
 use rand::rngs::StdRng;
@@ -35,13 +38,13 @@ pub struct Args {
     /// Engines, comma-separated: builtin, libfuzzer, afl (unavailable ones are skipped).
     #[arg(long, default_value = "builtin,libfuzzer,afl")]
     pub engines: String,
-    /// The libFuzzer `vtd` binary.
+    /// The libFuzzer `vtd` binary (SMMUv3 bugs use the `smmuv3` binary beside it).
     #[arg(
         long,
         default_value = "fuzz/target/x86_64-unknown-linux-gnu/release/vtd"
     )]
     pub libfuzzer_bin: PathBuf,
-    /// The AFL `vtd` binary (run through `cargo afl fuzz`).
+    /// The AFL `vtd` binary, run through `cargo afl fuzz` (SMMUv3 bugs: `smmuv3-afl` beside it).
     #[arg(long, default_value = "fuzz/afl/target/release/vtd-afl")]
     pub afl_bin: PathBuf,
     /// Only bugs whose directory name contains this.
@@ -49,15 +52,75 @@ pub struct Args {
     pub only: Option<String>,
 }
 
+/// A variant of either model.
+#[derive(Debug, Clone, Copy)]
+pub enum Var {
+    /// A VT-d variant.
+    Vtd(&'static Variant),
+    /// An SMMUv3 variant.
+    Smmuv3(&'static smmu_variants::Variant),
+}
+
+impl Var {
+    /// Variant name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Var::Vtd(v) => v.name,
+            Var::Smmuv3(v) => v.name,
+        }
+    }
+
+    /// Model name.
+    pub fn model(&self) -> &'static str {
+        match self {
+            Var::Vtd(_) => "vtd",
+            Var::Smmuv3(_) => super::smmu::MODEL,
+        }
+    }
+
+    /// The engine binary of this model: `vtd_bin` itself, or the sibling file whose name has
+    /// `vtd` replaced by `smmuv3` (`.../release/smmuv3`, `.../release/smmuv3-afl`).
+    pub fn bin(&self, vtd_bin: &Path) -> PathBuf {
+        match self {
+            Var::Vtd(_) => vtd_bin.to_path_buf(),
+            Var::Smmuv3(_) => {
+                let name = vtd_bin
+                    .file_name()
+                    .map(|n| n.to_string_lossy().replacen("vtd", "smmuv3", 1))
+                    .unwrap_or_else(|| "smmuv3".into());
+                vtd_bin.with_file_name(name)
+            }
+        }
+    }
+}
+
 /// One row to measure: a signature on a variant, and the bug directories that have it.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// Bug directory names.
     pub bugs: Vec<String>,
-    /// Variant.
-    pub variant: &'static Variant,
+    /// Variant (and so model).
+    pub variant: Var,
     /// Signature pattern (`class:function:cause`, `*` allowed).
     pub sig: String,
+}
+
+/// A bug's scenario run on one variant: the violation, if any.
+fn replay_bug(scenario: &Path, var: Var) -> Result<Option<crate::Violation>, String> {
+    Ok(match var {
+        Var::Vtd(v) => {
+            let l = super::input::load(scenario)?;
+            crate::Runner::default()
+                .run(&l.scenario, v, l.source())
+                .violation
+        }
+        Var::Smmuv3(v) => {
+            let l = super::smmu::load(scenario)?;
+            smmu::Runner::default()
+                .run(&l.scenario, v, l.source())
+                .violation
+        }
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -82,7 +145,14 @@ pub fn targets(dir: &Path) -> Result<Vec<Target>, String> {
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        let l = super::input::load(&d.join("scenario.json"))?;
+        let scenario = d.join("scenario.json");
+        let bytes = std::fs::read(&scenario).map_err(|e| format!("{}: {e}", scenario.display()))?;
+        let is_smmu = super::smmu::json_model(&bytes).as_deref() == Some(super::smmu::MODEL);
+        let file_variant = if is_smmu {
+            super::smmu::load(&scenario)?.variant
+        } else {
+            super::input::load(&scenario)?.variant
+        };
         let fails: Vec<(String, Option<String>)> =
             match std::fs::read_to_string(d.join("expect.json")) {
                 Ok(t) => {
@@ -90,23 +160,25 @@ pub fn targets(dir: &Path) -> Result<Vec<Target>, String> {
                         serde_json::from_str(&t).map_err(|e| format!("{name}/expect.json: {e}"))?;
                     e.fail.into_iter().map(|(v, c)| (v, Some(c))).collect()
                 }
-                Err(_) => vec![(l.variant.clone().unwrap_or_default(), None)],
+                Err(_) => vec![(file_variant.clone().unwrap_or_default(), None)],
             };
         for (vname, class) in fails {
-            let var = variants::by_name(&vname)
-                .ok_or_else(|| format!("{name}: unknown variant {vname:?}"))?;
-            let mut r = crate::Runner::default();
-            let got = r.run(&l.scenario, var, l.source()).violation;
+            let var = if is_smmu {
+                smmu_variants::by_name(&vname).map(Var::Smmuv3)
+            } else {
+                variants::by_name(&vname).map(Var::Vtd)
+            }
+            .ok_or_else(|| format!("{name}: unknown variant {vname:?}"))?;
+            let got = replay_bug(&scenario, var)?;
             let sig = match (got, class) {
                 (Some(x), Some(c)) if x.class.name() != c => format!("{c}:*:*"),
                 (Some(x), _) => x.signature(),
                 (None, Some(c)) => format!("{c}:*:*"),
                 (None, None) => continue,
             };
-            match out
-                .iter_mut()
-                .find(|t| t.variant.name == var.name && t.sig == sig)
-            {
+            match out.iter_mut().find(|t| {
+                t.variant.model() == var.model() && t.variant.name() == var.name() && t.sig == sig
+            }) {
                 Some(t) => t.bugs.push(name.clone()),
                 None => out.push(Target {
                     bugs: vec![name.clone()],
@@ -123,6 +195,7 @@ pub fn targets(dir: &Path) -> Result<Vec<Target>, String> {
 fn builtin(t: &Target, seed: u64, budget: Duration) -> Option<Duration> {
     let only = Suppressions::parse(&t.sig).ok()?;
     let mut r = crate::Runner::default();
+    let mut sr = smmu::Runner::default();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut buf = [0u8; 256];
     let start = Instant::now();
@@ -134,9 +207,14 @@ fn builtin(t: &Target, seed: u64, budget: Duration) -> Option<Duration> {
         n += 1;
         let len = rng.random_range(1..=buf.len());
         rng.fill_bytes(&mut buf[..len]);
-        let sc = decode(&buf[..len]);
-        let v = r.run(&sc, t.variant, Source::Bytes(&sc.decisions));
-        if v.violation.is_some_and(|x| only.matches(&x)) {
+        let x = match t.variant {
+            Var::Vtd(v) => {
+                let sc = decode(&buf[..len]);
+                r.run(&sc, v, Source::Bytes(&sc.decisions)).violation
+            }
+            Var::Smmuv3(v) => smmu::run_raw(&mut sr, v, &buf[..len]).violation,
+        };
+        if x.is_some_and(|x| only.matches(&x)) {
             return Some(start.elapsed());
         }
     }
@@ -170,8 +248,9 @@ fn libfuzzer(
         .arg(format!("-max_total_time={}", budget.as_secs().max(1)))
         .arg(format!("-artifact_prefix={}/", d.display()))
         .arg(d.join("corpus"))
-        .env(crate::fuzz::ENV_VARIANT, t.variant.name)
+        .env(crate::fuzz::ENV_VARIANT, t.variant.name())
         .env(crate::fuzz::ENV_ONLY, &t.sig)
+        .env_remove(crate::fuzz::ENV_SUPPRESSIONS)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -203,8 +282,9 @@ fn afl(bin: &Path, t: &Target, seed: u64, budget: Duration) -> Result<Option<Dur
         .env("AFL_BENCH_UNTIL_CRASH", "1")
         .env("AFL_SKIP_CPUFREQ", "1")
         .env("AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES", "1")
-        .env(crate::fuzz::ENV_VARIANT, t.variant.name)
+        .env(crate::fuzz::ENV_VARIANT, t.variant.name())
         .env(crate::fuzz::ENV_ONLY, &t.sig)
+        .env_remove(crate::fuzz::ENV_SUPPRESSIONS)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -301,18 +381,34 @@ pub fn ttb(a: &Args) -> Result<i32, Usage> {
     );
     for t in &ts {
         for e in &engines {
+            let (lf, afl_bin) = (t.variant.bin(&a.libfuzzer_bin), t.variant.bin(&a.afl_bin));
+            let missing = match *e {
+                "libfuzzer" => Some(&lf).filter(|b| !b.is_file()),
+                "afl" => Some(&afl_bin).filter(|b| !b.is_file()),
+                _ => None,
+            };
+            if let Some(b) = missing {
+                println!(
+                    "{:<44} {:<13} {:<10} not built: {}",
+                    t.bugs.join(","),
+                    t.variant.name(),
+                    e,
+                    b.display()
+                );
+                continue;
+            }
             let mut times = Vec::new();
             for k in 1..=u64::from(a.trials) {
                 times.push(match *e {
                     "builtin" => builtin(t, k, budget),
-                    "libfuzzer" => libfuzzer(&a.libfuzzer_bin, t, k, budget)?,
-                    _ => afl(&a.afl_bin, t, k, budget)?,
+                    "libfuzzer" => libfuzzer(&lf, t, k, budget)?,
+                    _ => afl(&afl_bin, t, k, budget)?,
                 });
             }
             println!(
                 "{:<44} {:<13} {:<10} {}",
                 t.bugs.join(","),
-                t.variant.name,
+                t.variant.name(),
                 e,
                 summary(&times, a.budget)
             );
@@ -325,6 +421,21 @@ pub fn ttb(a: &Args) -> Result<i32, Usage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smmuv3_binaries_sit_beside_the_vtd_ones() {
+        let v = Var::Smmuv3(smmu_variants::newest());
+        let lf = Path::new("fuzz/target/x86_64-unknown-linux-gnu/release/vtd");
+        assert_eq!(
+            v.bin(lf),
+            Path::new("fuzz/target/x86_64-unknown-linux-gnu/release/smmuv3")
+        );
+        assert_eq!(
+            v.bin(Path::new("fuzz/afl/target/release/vtd-afl")),
+            Path::new("fuzz/afl/target/release/smmuv3-afl")
+        );
+        assert_eq!(Var::Vtd(variants::newest()).bin(lf), lf);
+    }
 
     #[test]
     fn summary_counts_misses_as_beyond_the_budget() {

@@ -53,7 +53,8 @@ impl Ring {
         let m = (self.len << 1) - 1;
         (p & OWNED) | ((p & m) + n) & m
     }
-    /// `queue_has_space`.
+    /// `queue_has_space`, in the kernel's u32 arithmetic: once llq.cons has been published
+    /// past PROD (the MSI-timeout finding) the subtractions wrap, as they do in C.
     fn has_space(self, l: Llq, n: u32) -> bool {
         let (p, c) = (self.idx(l.prod), self.idx(l.cons));
         // u32 arithmetic as in the kernel: when a published cons has overtaken prod (see the

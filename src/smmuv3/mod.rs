@@ -4,6 +4,7 @@
 
 pub mod callers;
 pub mod driver;
+pub mod encode;
 pub mod ghost;
 pub mod hw;
 pub mod legacy;

@@ -402,6 +402,11 @@ impl Runner {
         (log, self.ex.heal_at.unwrap_or(self.ex.log.len()))
     }
 
+    /// Index chosen at each logged decision of the last run (see `Exec::picks`).
+    pub fn picks(&self) -> &[u16] {
+        &self.ex.picks
+    }
+
     /// Converts the last run into a JSON scenario file.
     pub fn to_file(&self, sc: &Scenario, v: &Variant) -> ScenarioFile {
         let (decisions, heal_at) = self.decisions();
