@@ -63,9 +63,11 @@ else
 fi
 
 if command -v cargo-hfuzz >/dev/null 2>&1; then
-    (cd fuzz/hfuzz && cargo hfuzz build >/dev/null 2>&1)
-    # A honggfuzz binary replays one file given with its own flag when run outside honggfuzz.
-    (cd fuzz/hfuzz && cargo hfuzz run-debug "$tgt"-hfuzz "$crash") > "$tmp/hf.out" 2>&1 || true
+    (cd fuzz/hfuzz && cargo hfuzz build-debug >/dev/null 2>&1)
+    # A debug honggfuzz binary replays the file named by CARGO_HONGGFUZZ_CRASH_FILENAME
+    # (`cargo hfuzz run-debug` does the same under lldb).
+    CARGO_HONGGFUZZ_CRASH_FILENAME="$crash" \
+        fuzz/hfuzz/hfuzz_target/x86_64-unknown-linux-gnu/debug/"$tgt"-hfuzz > "$tmp/hf.out" 2>&1 || true
     check honggfuzz "$tmp/hf.out"
 else
     echo "honggfuzz: skipped (cargo-hfuzz not installed: cargo install honggfuzz)"

@@ -3,6 +3,6 @@
 
 fn main() {
     loop {
-        honggfuzz::fuzz!(|data: &[u8]| iommufuzz::fuzz::vtd(data));
+        honggfuzz::fuzz!(|data: &[u8]| { iommufuzz::fuzz::vtd(data); });
     }
 }

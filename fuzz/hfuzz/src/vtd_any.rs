@@ -2,6 +2,6 @@
 
 fn main() {
     loop {
-        honggfuzz::fuzz!(|data: &[u8]| iommufuzz::fuzz::vtd_any(data));
+        honggfuzz::fuzz!(|data: &[u8]| { iommufuzz::fuzz::vtd_any(data); });
     }
 }
