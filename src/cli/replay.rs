@@ -2,7 +2,7 @@
 
 use super::input::{self, Loaded};
 use super::{OracleArgs, Usage};
-use crate::oracle::Class;
+use crate::oracle::{Class, Violation};
 use crate::report::timeline;
 use crate::sim::clock::fmt_time;
 use crate::vtd::report::{lines, state_now};
@@ -34,18 +34,20 @@ pub fn out(s: &str) {
     let _ = std::io::stdout().lock().write_all(s.as_bytes());
 }
 
-/// The verdict, explanation, timeline and reproduce command.
-pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -> String {
-    let mut o = String::new();
-    let w = r.world();
-    let ncpus = w.m.ncpus as usize;
-    match &v.violation {
+/// The verdict lines every model's report starts with: the violation and its meaning (or the
+/// pass), then the suppressed findings.
+pub fn verdict_head(
+    o: &mut String,
+    v: Option<&Violation>,
+    suppressed: &[Violation],
+    variant: &str,
+) {
+    match v {
         Some(x) => {
             let _ = writeln!(
                 o,
-                "verdict: VIOLATION {} on {} (signature {})",
+                "verdict: VIOLATION {} on {variant} (signature {})",
                 x.class,
-                var.name,
                 x.signature()
             );
             let _ = writeln!(
@@ -60,12 +62,11 @@ pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -
         None => {
             let _ = writeln!(
                 o,
-                "verdict: PASS on {} (every operation returned, no oracle fired)",
-                var.name
+                "verdict: PASS on {variant} (every operation returned, no oracle fired)"
             );
         }
     }
-    for s in &v.suppressed {
+    for s in suppressed {
         let _ = writeln!(
             o,
             "  suppressed: {} at t={} s: {}",
@@ -74,6 +75,14 @@ pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -
             s.msg
         );
     }
+}
+
+/// The verdict, explanation, timeline and reproduce command.
+pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -> String {
+    let mut o = String::new();
+    let w = r.world();
+    let ncpus = w.m.ncpus as usize;
+    verdict_head(&mut o, v.violation.as_ref(), &v.suppressed, var.name);
     if w.prints > 0 {
         let _ = writeln!(
             o,

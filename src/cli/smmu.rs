@@ -1,7 +1,7 @@
 //! The `--model smmuv3` side of the command line: loading reproducers, replay, convert,
 //! explore, regress and bench for the SMMUv3 model. The VT-d paths stay in their own files.
 
-use super::replay::{explain, out};
+use super::replay::{out, verdict_head};
 use super::{OracleArgs, Usage};
 use crate::oracle::Suppressions;
 use crate::report::timeline;
@@ -159,41 +159,7 @@ pub fn list() {
 pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -> String {
     let mut o = String::new();
     let w = r.world();
-    match &v.violation {
-        Some(x) => {
-            let _ = writeln!(
-                o,
-                "verdict: VIOLATION {} on {} (signature {})",
-                x.class,
-                var.name,
-                x.signature()
-            );
-            let _ = writeln!(
-                o,
-                "  at t={} s, cpu{}: {}",
-                fmt_time(x.time).trim(),
-                x.cpu.unwrap_or(0),
-                x.msg
-            );
-            let _ = writeln!(o, "  meaning: {}", explain(x.class));
-        }
-        None => {
-            let _ = writeln!(
-                o,
-                "verdict: PASS on {} (every operation returned, no oracle fired)",
-                var.name
-            );
-        }
-    }
-    for s in &v.suppressed {
-        let _ = writeln!(
-            o,
-            "  suppressed: {} at t={} s: {}",
-            s.signature(),
-            fmt_time(s.time).trim(),
-            s.msg
-        );
-    }
+    verdict_head(&mut o, v.violation.as_ref(), &v.suppressed, var.name);
     if w.sync_timeouts > 0 {
         let _ = writeln!(o, "  CMD_SYNC timeout printed {} times", w.sync_timeouts);
     }

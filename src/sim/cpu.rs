@@ -171,10 +171,9 @@ pub trait HasMachine {
     fn machine(&self) -> &Machine;
     /// The machine, mutably.
     fn machine_mut(&mut self) -> &mut Machine;
-    /// Why `cpu` waits, as a signature field (see `World::cause`).
-    fn why_waiting(&self, _cpu: u8) -> &'static str {
-        ""
-    }
+    /// Why `cpu` waits, as a signature field (see `World::cause`); asked when interrupts come
+    /// back on with a soft lockup due, so the report names the cause of that moment.
+    fn why_waiting(&self, cpu: u8) -> &'static str;
 }
 
 /// A yield point: pending once, then ready.

@@ -365,6 +365,9 @@ impl HasMachine for Smmuv3 {
     fn machine_mut(&mut self) -> &mut Machine {
         &mut self.m
     }
+    fn why_waiting(&self, cpu: u8) -> &'static str {
+        self.why(cpu)
+    }
 }
 
 impl Smmuv3 {
