@@ -141,24 +141,38 @@ fn write_repro(
     var: &Variant,
     raw: &[u8],
 ) -> Result<(), Usage> {
+    save_repro(
+        dir,
+        &format!("{}-{sig}", var.name),
+        raw,
+        &r.to_file(sc, var),
+    )
+}
+
+/// Writes a reproducer as `<dir>/<stem>.raw` and `<dir>/<stem>.json`; the stem keeps letters,
+/// digits and `-` and turns everything else (the `:` of a signature) into `_`.
+pub fn save_repro(
+    dir: &Path,
+    stem: &str,
+    raw: &[u8],
+    json: &impl serde::Serialize,
+) -> Result<(), Usage> {
     let io = |e: std::io::Error| Usage(format!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(io)?;
-    let stem: String = sig
+    let stem: String = stem
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
                 c
             } else {
                 '_'
             }
         })
         .collect();
-    let stem = format!("{}-{stem}", var.name);
     std::fs::write(dir.join(format!("{stem}.raw")), raw).map_err(io)?;
-    let f = r.to_file(sc, var);
-    let s = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;
+    let s = serde_json::to_string_pretty(json).map_err(|e| Usage(e.to_string()))?;
     std::fs::write(dir.join(format!("{stem}.json")), s + "\n").map_err(io)?;
-    println!("  wrote {}/{stem}.raw and .json", dir.display());
+    super::replay::out(&format!("  wrote {}/{stem}.raw and .json\n", dir.display()));
     Ok(())
 }
 

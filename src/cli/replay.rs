@@ -77,6 +77,21 @@ pub fn verdict_head(
     }
 }
 
+/// The lines every model's report ends with: run figures, timeline, final queue state and the
+/// command that reproduces the run.
+pub fn report_tail(o: &mut String, v: &Verdict, timeline: &str, state: &str, again: &str) {
+    let _ = writeln!(
+        o,
+        "  steps={} virtual time={} s trace={:016x}\n",
+        v.steps,
+        fmt_time(v.end_time).trim(),
+        v.trace_hash
+    );
+    let _ = write!(o, "{timeline}");
+    let _ = writeln!(o, "\nqueue state at the end: {state}");
+    let _ = writeln!(o, "\nreproduce: {again}");
+}
+
 /// The verdict, explanation, timeline and reproduce command.
 pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -> String {
     let mut o = String::new();
@@ -90,26 +105,14 @@ pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -
             w.prints
         );
     }
-    let _ = writeln!(
-        o,
-        "  steps={} virtual time={} s trace={:016x}\n",
-        v.steps,
-        fmt_time(v.end_time).trim(),
-        v.trace_hash
+    let timeline = timeline::render(
+        &lines(&w),
+        ncpus,
+        "HW / devices / env",
+        if full { 0 } else { 120 },
     );
-    let max = if full { 0 } else { 120 };
-    let _ = write!(
-        o,
-        "{}",
-        timeline::render(&lines(&w), ncpus, "HW / devices / env", max)
-    );
-    let _ = writeln!(o, "\nqueue state at the end: {}", state_now(&w));
-    let _ = writeln!(
-        o,
-        "\nreproduce: iommufuzz replay {} --variant {}",
-        file.display(),
-        var.name
-    );
+    let again = format!("iommufuzz replay {} --variant {}", file.display(), var.name);
+    report_tail(&mut o, v, &timeline, &state_now(&w), &again);
     o
 }
 

@@ -1,12 +1,11 @@
 //! The `--model smmuv3` side of the command line: loading reproducers, replay, convert,
 //! explore, regress and bench for the SMMUv3 model. The VT-d paths stay in their own files.
 
-use super::replay::{out, verdict_head};
+use super::replay::{out, report_tail, verdict_head};
 use super::{OracleArgs, Usage};
 use crate::oracle::Suppressions;
 use crate::report::timeline;
 use crate::sim::choice::Step;
-use crate::sim::clock::fmt_time;
 use crate::smmuv3::report::{lines, state_now};
 use crate::smmuv3::scenario::{decode, Runner, Scenario, ScenarioFile, Source, Verdict};
 use crate::smmuv3::variants::{self, Variant, VARIANTS};
@@ -163,27 +162,19 @@ pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -
     if w.sync_timeouts > 0 {
         let _ = writeln!(o, "  CMD_SYNC timeout printed {} times", w.sync_timeouts);
     }
-    let _ = writeln!(
-        o,
-        "  steps={} virtual time={} s trace={:016x}\n",
-        v.steps,
-        fmt_time(v.end_time).trim(),
-        v.trace_hash
-    );
-    let max = if full { 0 } else { 120 };
     let ncpus = w.m.ncpus as usize;
-    let _ = write!(
-        o,
-        "{}",
-        timeline::render(&lines(&w), ncpus, "SMMU / devices / env", max)
+    let timeline = timeline::render(
+        &lines(&w),
+        ncpus,
+        "SMMU / devices / env",
+        if full { 0 } else { 120 },
     );
-    let _ = writeln!(o, "\nqueue state at the end: {}", state_now(&w));
-    let _ = writeln!(
-        o,
-        "\nreproduce: iommufuzz replay {} --model smmuv3 --variant {}",
+    let again = format!(
+        "iommufuzz replay {} --model smmuv3 --variant {}",
         file.display(),
         var.name
     );
+    report_tail(&mut o, v, &timeline, &state_now(&w), &again);
     o
 }
 
@@ -337,23 +328,8 @@ fn save(
     var: &Variant,
     raw: &[u8],
 ) -> Result<(), Usage> {
-    let io = |e: std::io::Error| Usage(format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let stem: String = sig
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let stem = format!("smmuv3-{}-{stem}", var.name);
-    std::fs::write(dir.join(format!("{stem}.raw")), raw).map_err(io)?;
-    write_json(r, sc, var, &dir.join(format!("{stem}.json")))?;
-    out(&format!("  wrote {}/{stem}.raw and .json\n", dir.display()));
-    Ok(())
+    let stem = format!("smmuv3-{}-{sig}", var.name);
+    super::explore::save_repro(dir, &stem, raw, &r.to_file(sc, var))
 }
 
 /// `iommufuzz bench --model smmuv3`: the standard SMMUv3 workload.

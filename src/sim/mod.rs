@@ -9,6 +9,7 @@ pub mod choice;
 pub mod clock;
 pub mod cpu;
 pub mod executor;
+pub mod outcome;
 pub mod trace;
 
 /// Most CPUs a scenario can run (the 1 to 4 submitters).

@@ -10,7 +10,7 @@ use super::label::{parse_step, step_label, Act};
 use super::ops::{Config, EnvEvent, Fault, Inv, Op, Program};
 use super::variants::{self, Variant};
 use super::world::{Vtd, MAX_EVENTS};
-use crate::oracle::{OracleMask, Suppressions, Violation};
+use crate::oracle::{OracleMask, Suppressions};
 use crate::sim::choice::{Bytes, Decide, Replay, Step};
 use crate::sim::cpu::Cx;
 use crate::sim::executor::{self, End, Exec, Limits, RunOpts};
@@ -258,27 +258,8 @@ impl ScenarioFile {
 }
 
 /// Where decisions come from.
-pub enum Source<'a> {
-    /// Raw bytes, then healing.
-    Bytes(&'a [u8]),
-    /// A labelled log, healing after `heal_at`.
-    Replay(Vec<Step<Act>>, usize),
-}
-
-/// What one run found.
-#[derive(Clone, Debug)]
-pub struct Verdict {
-    /// The violation that stopped the run.
-    pub violation: Option<Violation>,
-    /// Suppressed violations.
-    pub suppressed: Vec<Violation>,
-    /// Steps taken.
-    pub steps: u64,
-    /// Virtual time at the end (ns).
-    pub end_time: u64,
-    /// FNV hash of the whole trace.
-    pub trace_hash: u64,
-}
+pub type Source<'a> = crate::sim::outcome::Source<'a, Act>;
+pub use crate::sim::outcome::Verdict;
 
 /// Runs scenarios, reusing its buffers across executions.
 pub struct Runner {
@@ -324,15 +305,8 @@ impl Runner {
             Source::Replay(log, h) => self.exec(sc, &mut Replay::new(log, h)),
         };
         let w = self.cell.borrow();
-        let f = &self.ex.findings;
-        debug_assert!(end == End::Violation || f.violation.is_none());
-        Verdict {
-            violation: f.violation.clone(),
-            suppressed: f.suppressed.clone(),
-            steps: self.ex.steps,
-            end_time: self.ex.end_time,
-            trace_hash: w.trace.hash() ^ self.ex.steps,
-        }
+        debug_assert!(end == End::Violation || self.ex.findings.violation.is_none());
+        Verdict::of(&self.ex, w.trace.hash())
     }
 
     fn exec<D: Decide<Act>>(&mut self, sc: &Scenario, src: &mut D) -> End {
