@@ -48,6 +48,15 @@ pub struct Bytes<'a> {
     rr: RoundRobin,
 }
 
+/// The bytes that make a [`Bytes`] source take the choices `picks` (indexes among the enabled
+/// steps): it picks `byte % n` with `index < n`, so each index is its own byte.
+pub fn pick_bytes(picks: &[u16]) -> Result<Vec<u8>, String> {
+    picks
+        .iter()
+        .map(|&p| u8::try_from(p).map_err(|_| format!("decision index {p} does not fit a byte")))
+        .collect()
+}
+
 impl<'a> Bytes<'a> {
     /// Decides from `data`, then heals.
     pub fn new(data: &'a [u8]) -> Self {

@@ -81,10 +81,7 @@ pub fn encode(sc: &Scenario, decisions: &[u8]) -> Result<Vec<u8>, String> {
     Ok(v)
 }
 
-/// The byte that makes a `Bytes` decision source pick index `i` (it takes `byte % n`, `i < n`).
-pub fn pick_bytes(picks: &[u16]) -> Result<Vec<u8>, String> {
-    crate::vtd::encode::pick_bytes(picks)
-}
+pub use crate::sim::choice::pick_bytes;
 
 fn client(out: &mut Vec<u8>, c: &Client) {
     out.push(u8::from(c.ats));

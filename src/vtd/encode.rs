@@ -66,14 +66,7 @@ pub fn encode(sc: &Scenario, decisions: &[u8]) -> Result<Vec<u8>, String> {
     Ok(v)
 }
 
-/// The byte that makes a `Bytes` decision source pick index `i`: it takes `byte % n` and
-/// `i < n`, so the index itself is that byte.
-pub fn pick_bytes(picks: &[u16]) -> Result<Vec<u8>, String> {
-    picks
-        .iter()
-        .map(|&p| u8::try_from(p).map_err(|_| format!("decision index {p} does not fit a byte")))
-        .collect()
-}
+pub use crate::sim::choice::pick_bytes;
 
 fn dev_byte(out: &mut Vec<u8>, dev: u8, ndevs: u8) {
     if ndevs > 1 {
