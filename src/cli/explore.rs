@@ -1,6 +1,6 @@
 //! `iommufuzz explore`: seeded random exploration through the same decoder the fuzz targets use.
-//! Each run draws random bytes from a seeded `StdRng`, decodes them with
-//! `Scenario::arbitrary_take_rest` and runs them; each new violation signature is written as a
+//! Each run draws random bytes from a seeded `StdRng`, decodes them with the fuzz targets'
+//! `decode` and runs them; each new violation signature is written as a
 //! raw file (replayable by every engine) plus a JSON scenario file.
 
 use super::{OracleArgs, Usage};

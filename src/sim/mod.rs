@@ -9,7 +9,10 @@ pub mod choice;
 pub mod clock;
 pub mod cpu;
 pub mod executor;
+pub mod model;
 pub mod outcome;
+pub mod runner;
+pub mod scenario;
 pub mod trace;
 
 /// Most CPUs a scenario can run (the 1 to 4 submitters).

@@ -8,6 +8,7 @@ pub mod encode;
 pub mod ghost;
 pub mod hw;
 pub mod legacy;
+pub mod model;
 pub mod ops;
 pub mod reboot;
 pub mod report;

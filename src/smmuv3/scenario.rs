@@ -1,24 +1,18 @@
-//! SMMUv3 scenarios: the Arbitrary encoding every fuzz front end shares, the JSON scenario
-//! file, and the runner that executes one scenario on a variant.
+//! SMMUv3 scenarios: the raw encoding every fuzz front end shares (decoded with `arbitrary`),
+//! the limits a scenario file must keep, and the standard benchmark workload. The runner and
+//! the file format are shared by every model (`sim::runner`, `sim::scenario`).
 //!
 //! Raw layout: a short head (configuration, clients, CPU programs, listed faults and
 //! environment events) decoded with `arbitrary`; every remaining byte is one scheduling
 //! decision.
 
-use super::cpu_main;
 use super::hw::MAX_DEVS;
+use super::model::Smmuv3Model;
 use super::ops::{Client, Config, EnvEvent, Fault, Op, Program};
-use super::variants::{self, Variant};
-use super::world::{parse_step, step_label, Act, Smmuv3, MAX_EVENTS};
-use crate::oracle::{OracleMask, Suppressions};
-use crate::sim::choice::{Bytes, Decide, Replay, Step};
-use crate::sim::cpu::Cx;
-use crate::sim::executor::{self, End, Exec, Limits, RunOpts};
+use super::variants::Variant;
+use super::world::MAX_EVENTS;
 use crate::sim::MAX_CPUS;
-use arbitrary::{Arbitrary, Result as AResult, Unstructured};
-use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
-use std::pin::pin;
+use arbitrary::{Result as AResult, Unstructured};
 
 /// Most operations per CPU in a scenario file.
 pub const MAX_OPS: usize = 32;
@@ -26,20 +20,14 @@ pub const MAX_OPS: usize = 32;
 pub const MAX_PAGES: u8 = 200;
 
 /// An SMMUv3 scenario: configuration, CPU programs, listed faults and events, and decisions.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Scenario {
-    /// Queue, polling mode and client configuration.
-    pub config: Config,
-    /// One program per CPU (1 to 4).
-    pub cpus: Vec<Program>,
-    /// Faults the decisions may inject, each once.
-    pub faults: Vec<Fault>,
-    /// Environment events the decisions may fire, each once.
-    pub env: Vec<EnvEvent>,
-    /// Raw decision bytes (raw inputs only).
-    #[serde(skip)]
-    pub decisions: Vec<u8>,
-}
+pub type Scenario = crate::sim::scenario::Scenario<Config, Op, Fault, EnvEvent>;
+/// The JSON scenario file of an SMMUv3 run.
+pub type ScenarioFile = crate::sim::scenario::ScenarioFile<Smmuv3Model>;
+/// Runs SMMUv3 scenarios, reusing its buffers across executions.
+pub type Runner = crate::sim::runner::Runner<Smmuv3Model>;
+/// Where decisions come from.
+pub type Source<'a> = crate::sim::outcome::Source<'a, super::world::Act>;
+pub use crate::sim::outcome::Verdict;
 
 fn client(u: &mut Unstructured) -> AResult<Client> {
     Ok(Client {
@@ -91,63 +79,65 @@ fn fault(u: &mut Unstructured, ndevs: u8) -> AResult<Fault> {
     })
 }
 
-impl Scenario {
-    fn head(u: &mut Unstructured) -> AResult<Self> {
-        let ncpus = u.int_in_range(1..=MAX_CPUS as u8)?;
-        let nd = u.int_in_range(1..=3u8)?;
-        let mut clients = Vec::with_capacity(nd as usize);
-        for _ in 0..nd {
-            clients.push(client(u)?);
-        }
-        let config = Config {
-            qshift: *u.choose(&[7u8, 7, 8, 7])?,
-            msipoll: u.int_in_range(0..=3u8)? != 0,
-            range_inv: u.arbitrary()?,
-            atc_timeout_ms: *u.choose(&[500u32, 50, 2000])?,
-            grace_ms: *u.choose(&[1000u32, 100])?,
-            clients,
-        };
-        let mut reboot = false;
-        let mut cpus = Vec::with_capacity(ncpus as usize);
-        for _ in 0..ncpus {
-            let n = u.int_in_range(0..=3usize)?;
-            let mut ops = Vec::with_capacity(n);
-            for _ in 0..n {
-                let o = op(u, nd, &mut reboot)?;
-                if o == Op::Reboot {
-                    // The reboot task is a program of its own: it never returns to run more.
-                    ops.clear();
-                    ops.push(o);
-                    break;
-                }
-                ops.push(o);
-            }
-            cpus.push(Program { ops });
-        }
-        let nf = u.int_in_range(0..=3usize)?;
-        let mut faults = Vec::with_capacity(nf);
-        for _ in 0..nf {
-            faults.push(fault(u, nd)?);
-        }
-        let ne = u.int_in_range(0..=2usize)?;
-        let mut env = Vec::with_capacity(ne);
-        for _ in 0..ne {
-            let d = u.int_in_range(0..=nd - 1)?;
-            env.push(if u.arbitrary()? {
-                EnvEvent::Hang(d)
-            } else {
-                EnvEvent::Recover(d)
-            });
-        }
-        Ok(Scenario {
-            config,
-            cpus,
-            faults,
-            env,
-            decisions: Vec::new(),
-        })
+/// Decodes the head of a raw input: configuration, clients, CPU programs, listed faults and
+/// environment events.
+pub fn head(u: &mut Unstructured) -> AResult<Scenario> {
+    let ncpus = u.int_in_range(1..=MAX_CPUS as u8)?;
+    let nd = u.int_in_range(1..=3u8)?;
+    let mut clients = Vec::with_capacity(nd as usize);
+    for _ in 0..nd {
+        clients.push(client(u)?);
     }
+    let config = Config {
+        qshift: *u.choose(&[7u8, 7, 8, 7])?,
+        msipoll: u.int_in_range(0..=3u8)? != 0,
+        range_inv: u.arbitrary()?,
+        atc_timeout_ms: *u.choose(&[500u32, 50, 2000])?,
+        grace_ms: *u.choose(&[1000u32, 100])?,
+        clients,
+    };
+    let mut reboot = false;
+    let mut cpus = Vec::with_capacity(ncpus as usize);
+    for _ in 0..ncpus {
+        let n = u.int_in_range(0..=3usize)?;
+        let mut ops = Vec::with_capacity(n);
+        for _ in 0..n {
+            let o = op(u, nd, &mut reboot)?;
+            if o == Op::Reboot {
+                // The reboot task is a program of its own: it never returns to run more.
+                ops.clear();
+                ops.push(o);
+                break;
+            }
+            ops.push(o);
+        }
+        cpus.push(Program { ops });
+    }
+    let nf = u.int_in_range(0..=3usize)?;
+    let mut faults = Vec::with_capacity(nf);
+    for _ in 0..nf {
+        faults.push(fault(u, nd)?);
+    }
+    let ne = u.int_in_range(0..=2usize)?;
+    let mut env = Vec::with_capacity(ne);
+    for _ in 0..ne {
+        let d = u.int_in_range(0..=nd - 1)?;
+        env.push(if u.arbitrary()? {
+            EnvEvent::Hang(d)
+        } else {
+            EnvEvent::Recover(d)
+        });
+    }
+    Ok(Scenario {
+        config,
+        cpus,
+        faults,
+        env,
+        decisions: Vec::new(),
+    })
+}
 
+impl Scenario {
     /// Checks a scenario (from JSON or hand-written) against the model's limits.
     pub fn validate(&self) -> Result<(), String> {
         let c = &self.config;
@@ -233,165 +223,15 @@ impl Scenario {
         Ok(())
     }
 
-    fn has_reboot(&self) -> bool {
+    /// True when a CPU runs the reboot task.
+    pub fn has_reboot(&self) -> bool {
         self.cpus.iter().any(|p| p.ops.contains(&Op::Reboot))
-    }
-}
-
-impl<'a> Arbitrary<'a> for Scenario {
-    fn arbitrary(u: &mut Unstructured<'a>) -> AResult<Self> {
-        let mut s = Self::head(u)?;
-        let n = u.int_in_range(0..=256usize)?;
-        s.decisions = u.bytes(n.min(u.len()))?.to_vec();
-        Ok(s)
-    }
-
-    fn arbitrary_take_rest(mut u: Unstructured<'a>) -> AResult<Self> {
-        let mut s = Self::head(&mut u)?;
-        s.decisions = u.take_rest().to_vec();
-        Ok(s)
-    }
-
-    fn size_hint(_depth: usize) -> (usize, Option<usize>) {
-        (0, None)
     }
 }
 
 /// Decodes raw fuzzer bytes: the one decoder every front end uses.
 pub fn decode(data: &[u8]) -> Scenario {
-    // Decoding never fails: arbitrary yields the smallest choice when bytes run out.
-    Scenario::arbitrary_take_rest(Unstructured::new(data)).unwrap_or_else(|_| Scenario {
-        config: Config::default(),
-        cpus: vec![Program::default()],
-        faults: Vec::new(),
-        env: Vec::new(),
-        decisions: Vec::new(),
-    })
-}
-
-/// The JSON scenario file: a scenario plus model, variant and labelled decisions.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ScenarioFile {
-    /// Always "smmuv3" for this model.
-    pub model: String,
-    /// Variant the decisions were recorded on.
-    pub variant: String,
-    /// The scenario.
-    #[serde(flatten)]
-    pub scenario: Scenario,
-    /// Labelled decisions, replayed by meaning.
-    pub decisions: Vec<String>,
-    /// Decisions taken before the healing phase.
-    pub heal_at: usize,
-}
-
-impl ScenarioFile {
-    /// Parses the labelled decisions.
-    pub fn steps(&self) -> Result<Vec<Step<Act>>, String> {
-        self.decisions
-            .iter()
-            .map(|s| parse_step(s).ok_or_else(|| format!("unknown decision label {s:?}")))
-            .collect()
-    }
-}
-
-/// Where decisions come from.
-pub type Source<'a> = crate::sim::outcome::Source<'a, Act>;
-pub use crate::sim::outcome::Verdict;
-
-/// Runs scenarios, reusing its buffers across executions.
-pub struct Runner {
-    cell: RefCell<Smmuv3>,
-    ex: Exec<Act>,
-    /// Bounds of each execution.
-    pub limits: Limits,
-    /// Oracle classes that are on.
-    pub mask: OracleMask,
-    /// Signatures that do not stop a run.
-    pub sup: Suppressions,
-}
-
-impl Default for Runner {
-    fn default() -> Self {
-        Runner {
-            cell: RefCell::new(Smmuv3::new(variants::newest(), &Config::default(), 1)),
-            ex: Exec::default(),
-            limits: Limits::default(),
-            mask: OracleMask::default(),
-            sup: Suppressions::default(),
-        }
-    }
-}
-
-impl Runner {
-    /// Runs `sc` on `v` with decisions from `src`.
-    pub fn run(&mut self, sc: &Scenario, v: &'static Variant, src: Source) -> Verdict {
-        let ncpus = sc.cpus.len().clamp(1, MAX_CPUS) as u8;
-        {
-            let mut w = self.cell.borrow_mut();
-            w.reset(v, &sc.config, ncpus);
-            w.reboot.present = sc.has_reboot();
-            for (i, f) in sc.faults.iter().take(MAX_EVENTS).enumerate() {
-                w.faults[i] = Some(*f);
-            }
-            for (i, e) in sc.env.iter().take(MAX_EVENTS).enumerate() {
-                w.env[i] = Some(*e);
-            }
-        }
-        // Each source gets its own monomorphised executor: no virtual call per step.
-        let end = match src {
-            Source::Bytes(b) => self.exec(sc, &mut Bytes::new(b)),
-            Source::Replay(log, h) => self.exec(sc, &mut Replay::new(log, h)),
-        };
-        let w = self.cell.borrow();
-        debug_assert!(end == End::Violation || self.ex.findings.violation.is_none());
-        Verdict::of(&self.ex, w.trace.hash())
-    }
-
-    fn exec<D: Decide<Act>>(&mut self, sc: &Scenario, src: &mut D) -> End {
-        let empty = Program::default();
-        let p = |i: usize| sc.cpus.get(i).unwrap_or(&empty);
-        let cell = &self.cell;
-        let f0 = pin!(cpu_main(Cx::new(0, cell), p(0)));
-        let f1 = pin!(cpu_main(Cx::new(1, cell), p(1)));
-        let f2 = pin!(cpu_main(Cx::new(2, cell), p(2)));
-        let f3 = pin!(cpu_main(Cx::new(3, cell), p(3)));
-        let mut futs = [f0, f1, f2, f3];
-        let o = RunOpts {
-            limits: self.limits,
-            mask: self.mask,
-            sup: &self.sup,
-        };
-        executor::run(cell, &mut futs, src, &o, &mut self.ex)
-    }
-
-    /// The world after the last run (trace, queue state).
-    pub fn world(&self) -> std::cell::Ref<'_, Smmuv3> {
-        self.cell.borrow()
-    }
-
-    /// The labelled decisions of the last run and where healing began.
-    pub fn decisions(&self) -> (Vec<String>, usize) {
-        let log = self.ex.log.iter().map(step_label).collect();
-        (log, self.ex.heal_at.unwrap_or(self.ex.log.len()))
-    }
-
-    /// Index chosen at each logged decision of the last run (see `Exec::picks`).
-    pub fn picks(&self) -> &[u16] {
-        &self.ex.picks
-    }
-
-    /// Converts the last run into a JSON scenario file.
-    pub fn to_file(&self, sc: &Scenario, v: &Variant) -> ScenarioFile {
-        let (decisions, heal_at) = self.decisions();
-        ScenarioFile {
-            model: "smmuv3".into(),
-            variant: v.name.into(),
-            scenario: sc.clone(),
-            decisions,
-            heal_at,
-        }
-    }
+    crate::sim::model::decode::<Smmuv3Model>(data)
 }
 
 /// The standard SMMUv3 benchmark workload: 3 CPUs, a 128-entry queue with MSI polling, two

@@ -3,6 +3,8 @@
 //! A user adds their own patch by adding one entry to [`VARIANTS`]. Where a knob cannot express
 //! a patch, the driver function gets a new knob value, not a copy of the function.
 
+use super::model::Smmuv3Model as Model;
+
 /// Who disables the SMMU on reboot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shutdown {
@@ -126,15 +128,12 @@ pub const VARIANTS: &[Variant] = &[
 
 /// The variant that models current upstream.
 pub fn newest() -> &'static Variant {
-    VARIANTS
-        .iter()
-        .find(|v| v.upstream)
-        .expect("one variant is marked upstream")
+    crate::sim::model::newest::<Model>()
 }
 
 /// Looks a variant up by name.
 pub fn by_name(name: &str) -> Option<&'static Variant> {
-    VARIANTS.iter().find(|v| v.name == name)
+    crate::sim::model::by_name::<Model>(name)
 }
 
 #[cfg(test)]

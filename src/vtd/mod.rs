@@ -7,6 +7,7 @@ pub mod encode;
 pub mod ghost;
 pub mod hw;
 pub mod label;
+pub mod model;
 pub mod ops;
 pub mod report;
 pub mod scenario;

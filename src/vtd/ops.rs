@@ -118,8 +118,4 @@ impl Default for Config {
 }
 
 /// A CPU's program.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Program {
-    /// Operations in order.
-    pub ops: Vec<Op>,
-}
+pub type Program = crate::sim::scenario::Program<Op>;

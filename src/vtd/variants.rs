@@ -3,6 +3,8 @@
 //! A user adds their own patch by adding one entry to [`VARIANTS`]. Where a knob cannot express
 //! a patch, the driver function gets a new knob value, not a copy of the function.
 
+use super::model::VtdModel as Model;
+
 /// API shape of `qi_submit_sync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Api {
@@ -198,15 +200,12 @@ pub const VARIANTS: &[Variant] = &[
 
 /// The variant that models current upstream.
 pub fn newest() -> &'static Variant {
-    VARIANTS
-        .iter()
-        .find(|v| v.upstream)
-        .expect("one variant is marked upstream")
+    crate::sim::model::newest::<Model>()
 }
 
 /// Looks a variant up by name.
 pub fn by_name(name: &str) -> Option<&'static Variant> {
-    VARIANTS.iter().find(|v| v.name == name)
+    crate::sim::model::by_name::<Model>(name)
 }
 
 /// Index of a variant in [`VARIANTS`].

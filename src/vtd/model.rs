@@ -1,0 +1,85 @@
+//! The VT-d model as the shared runner and campaign tools see it.
+
+use super::label::{parse_step, step_label, Act};
+use super::ops::{Config, EnvEvent, Fault, Op, Program};
+use super::scenario::{self, Scenario};
+use super::variants::{Variant, VARIANTS};
+use super::world::Vtd;
+use crate::oracle::Suppressions;
+use crate::sim::choice::Step;
+use crate::sim::cpu::Cx;
+use crate::sim::model::{self, Model};
+use crate::sim::scenario::fill;
+use arbitrary::{Result as AResult, Unstructured};
+use std::future::Future;
+
+/// Intel VT-d queued invalidation (drivers/iommu/intel/dmar.c).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VtdModel;
+
+impl model::Variant for Variant {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn commits(&self) -> &'static str {
+        self.commits
+    }
+    fn desc(&self) -> &'static str {
+        self.desc
+    }
+    fn upstream(&self) -> bool {
+        self.upstream
+    }
+}
+
+impl Model for VtdModel {
+    const NAME: &'static str = "vtd";
+    type World = Vtd;
+    type Variant = Variant;
+    type Config = Config;
+    type Op = Op;
+    type Fault = Fault;
+    type Env = EnvEvent;
+
+    fn variants() -> &'static [Variant] {
+        VARIANTS
+    }
+
+    fn world() -> Vtd {
+        Vtd::new(super::variants::newest(), Config::default(), 1)
+    }
+
+    fn default_suppressions() -> Suppressions {
+        crate::default_suppressions()
+    }
+
+    fn head(u: &mut Unstructured) -> AResult<Scenario> {
+        scenario::head(u)
+    }
+
+    fn validate(sc: &Scenario) -> Result<(), String> {
+        sc.validate()
+    }
+
+    fn start(w: &mut Vtd, sc: &Scenario, v: &'static Variant, ncpus: u8) {
+        w.reset(v, sc.config, ncpus);
+        fill(&mut w.faults, &sc.faults);
+        fill(&mut w.env, &sc.env);
+    }
+
+    fn cpu_main<'a>(cx: Cx<'a, Vtd>, prog: &'a Program) -> impl Future<Output = ()> + 'a {
+        super::driver::cpu_main(cx, prog)
+    }
+
+    fn trace_hash(w: &Vtd) -> u64 {
+        w.trace.hash()
+    }
+
+    fn step_label(s: &Step<Act>) -> String {
+        step_label(s)
+    }
+
+    fn parse_step(s: &str) -> Option<Step<Act>> {
+        parse_step(s)
+    }
+}
