@@ -2,6 +2,7 @@
 //! minimize and triage through the real binary, and bad input to every command.
 
 use iommufuzz::cli::corpus;
+use iommufuzz::vtd::model::VtdModel;
 use iommufuzz::vtd::variants::{self, VARIANTS};
 use iommufuzz::{decode, Runner, Source};
 use std::path::{Path, PathBuf};
@@ -57,7 +58,7 @@ fn checked_in_corpus_is_what_the_generator_writes() {
     let dict = std::fs::read_to_string(root().join("fuzz/vtd.dict")).unwrap();
     assert_eq!(
         dict,
-        corpus::dict(),
+        corpus::dict::<VtdModel>(),
         "fuzz/vtd.dict is stale: run `iommufuzz corpus --out corpus/vtd --dict fuzz/vtd.dict`"
     );
 }

@@ -2,8 +2,9 @@
 //! and dictionary, the `smmuv3` fuzz-target entry point, triage, minimize and ttb of the
 //! crashes/smmuv3-* bugs through the real binary, the SMMUv3 suppressions file, and bad input.
 
-use iommufuzz::cli::smmu_campaign;
+use iommufuzz::cli::corpus;
 use iommufuzz::fuzz::SmmuTarget;
+use iommufuzz::smmuv3::model::Smmuv3Model;
 use iommufuzz::smmuv3::scenario::{decode, Runner, ScenarioFile, Source};
 use iommufuzz::smmuv3::variants;
 use std::collections::BTreeSet;
@@ -76,7 +77,7 @@ fn replay_sig(o: &Output) -> Option<String> {
 #[test]
 fn checked_in_smmuv3_corpus_and_dict_are_what_the_generator_writes() {
     let mut r = Runner::default();
-    let mut want = smmu_campaign::build(&mut r, variants::newest());
+    let mut want = corpus::build(&mut r, variants::newest(), false);
     want.sort();
     assert_eq!(
         read_dir(&root().join("corpus/smmuv3")),
@@ -84,7 +85,11 @@ fn checked_in_smmuv3_corpus_and_dict_are_what_the_generator_writes() {
         "corpus/smmuv3 is stale: run `iommufuzz corpus --model smmuv3 --out corpus/smmuv3 --dict fuzz/smmuv3.dict`"
     );
     let dict = std::fs::read_to_string(root().join("fuzz/smmuv3.dict")).unwrap();
-    assert_eq!(dict, smmu_campaign::dict(), "fuzz/smmuv3.dict is stale");
+    assert_eq!(
+        dict,
+        corpus::dict::<Smmuv3Model>(),
+        "fuzz/smmuv3.dict is stale"
+    );
     let opts = std::fs::read_to_string(root().join("fuzz/smmuv3.options")).unwrap();
     assert!(opts.contains("dict = smmuv3.dict"), "{opts}");
 }

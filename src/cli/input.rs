@@ -2,29 +2,31 @@
 //! everything that cannot be read.
 
 use crate::sim::choice::Step;
-use crate::vtd::label::Act;
-use crate::vtd::scenario::{decode, Scenario, ScenarioFile, Source};
+use crate::sim::model::{Act, Model, ScenarioOf};
+use crate::sim::outcome::Source;
+use crate::vtd::model::VtdModel;
+use crate::vtd::scenario::{decode, ScenarioFile};
 use crate::vtd::variants::{self, Variant};
 use std::path::Path;
 
 /// Largest input accepted (libFuzzer's default -max_len is far below this).
 pub const MAX_INPUT: u64 = 1 << 20;
 
-/// A reproducer, decoded.
-pub struct Loaded {
+/// A reproducer of model `M` (VT-d unless named), decoded.
+pub struct Loaded<M: Model = VtdModel> {
     /// The scenario.
-    pub scenario: Scenario,
+    pub scenario: ScenarioOf<M>,
     /// Variant named in the file (JSON only).
     pub variant: Option<String>,
     /// Labelled decisions and heal point (JSON), or none (raw: the scenario's bytes).
-    pub labels: Option<(Vec<Step<Act>>, usize)>,
+    pub labels: Option<(Vec<Step<Act<M>>>, usize)>,
     /// The raw bytes, for raw inputs.
     pub raw: Option<Vec<u8>>,
 }
 
-impl Loaded {
+impl<M: Model> Loaded<M> {
     /// Decision source for a run.
-    pub fn source(&self) -> Source<'_> {
+    pub fn source(&self) -> Source<'_, Act<M>> {
         match &self.labels {
             Some((log, h)) => Source::Replay(log.clone(), *h),
             None => Source::Bytes(&self.scenario.decisions),

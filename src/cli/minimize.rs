@@ -2,20 +2,23 @@
 //! persists, then writes it as a JSON scenario file and as raw bytes every engine replays.
 //!
 //! Byte-level minimizers (`cargo fuzz tmin`, `afl-tmin`) cut bytes; here each candidate drops
-//! something a reader would name — a CPU, an operation, a descriptor, a fault, an environment
-//! event, a chunk of decisions — or makes the configuration smaller (queue length, devices).
-//! The decisions are replayed by label, so removing one thing leaves the rest meaning what it
-//! meant. A candidate is kept when it still fails with the same `class:function:cause` on the
-//! same variant, and is strictly smaller; the search ends when no candidate is kept.
+//! something a reader would name — a CPU, an operation, a fault, an environment event, a chunk
+//! of decisions — or makes an operation or the configuration simpler (each model says how, see
+//! [`Campaign`]). The decisions are replayed by label, so removing one thing leaves the rest
+//! meaning what it meant. A candidate is kept when it still fails with the same
+//! `class:function:cause` on the same variant, and is strictly smaller; the search ends when no
+//! candidate is kept.
 
-use super::input;
-use super::{OracleArgs, Usage};
-use crate::sim::choice::Step;
-use crate::vtd::encode;
-use crate::vtd::label::{parse_step, Act};
-use crate::vtd::ops::{Inv, Op};
-use crate::vtd::scenario::{Runner, Scenario, ScenarioFile, Source};
-use crate::vtd::variants::Variant;
+use super::campaign::{self, say, tag, Campaign};
+use super::input::{self, Loaded};
+use super::{smmu, OracleArgs, Usage};
+use crate::sim::choice::{pick_bytes, Step};
+use crate::sim::model::{Act, ScenarioOf, Variant as _};
+use crate::sim::outcome::Source;
+use crate::sim::runner::Runner;
+use crate::sim::scenario::ScenarioFile;
+use crate::smmuv3::model::Smmuv3Model;
+use crate::vtd::model::VtdModel;
 use std::path::{Path, PathBuf};
 
 /// Most candidate runs one minimization tries.
@@ -23,56 +26,64 @@ const MAX_TRIES: usize = 50_000;
 
 /// A reproducer being shrunk: the scenario and its labelled decisions.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Cand {
+pub struct Cand<M: Campaign> {
     /// The scenario.
-    pub sc: Scenario,
+    pub sc: ScenarioOf<M>,
     /// Labelled decisions.
-    pub log: Vec<Step<Act>>,
+    pub log: Vec<Step<Act<M>>>,
     /// Decisions before the healing phase.
     pub heal_at: usize,
 }
 
-impl Cand {
+impl<M: Campaign> Cand<M> {
     /// Size order: fewer things first, then fewer decisions, then a smaller configuration.
-    fn size(&self) -> (usize, usize, usize) {
-        let ops: usize = self
-            .sc
-            .cpus
-            .iter()
-            .flat_map(|p| &p.ops)
-            .map(|o| match o {
-                Op::Flush(v) => 1 + v.len() + v.iter().filter(|x| **x != Inv::Iotlb).count(),
-                _ => 1,
-            })
-            .sum();
-        let things = self.sc.cpus.len() + ops + self.sc.faults.len() + self.sc.env.len();
-        let cfg = self.sc.config.qlen as usize
-            + self.sc.config.ndevs as usize
-            + usize::from(self.sc.config.any_count);
-        (things, self.log.len() + self.heal_at, cfg)
+    pub fn size(&self) -> (usize, usize, usize) {
+        let sc = &self.sc;
+        let ops: usize = sc.cpus.iter().flat_map(|p| &p.ops).map(M::op_weight).sum();
+        let things =
+            sc.cpus.len() + ops + sc.faults.len() + sc.env.len() + M::config_things(&sc.config);
+        (
+            things,
+            self.log.len() + self.heal_at,
+            M::config_weight(&sc.config),
+        )
+    }
+
+    /// The last run of `r` on `sc`, as a candidate.
+    fn recorded(r: &Runner<M>, sc: &ScenarioOf<M>) -> Self {
+        // Through the labels, as a scenario file would carry them.
+        let (labels, heal_at) = r.decisions();
+        Cand {
+            sc: sc.clone(),
+            log: labels.iter().filter_map(|l| M::parse_step(l)).collect(),
+            heal_at,
+        }
     }
 }
 
 /// Runs candidates and remembers the signature they must keep.
-pub struct Shrinker {
-    r: Runner,
-    var: &'static Variant,
+pub struct Shrinker<M: Campaign> {
+    r: Runner<M>,
+    var: &'static M::Variant,
     want: String,
     /// Candidate runs so far.
     pub tries: usize,
 }
 
-fn relabel_cpu(s: Step<Act>, gone: u8) -> Option<Step<Act>> {
+fn relabel_cpu<M: Campaign>(s: Step<Act<M>>, gone: u8) -> Option<Step<Act<M>>> {
     let f = |c: u8| (c != gone).then(|| if c > gone { c - 1 } else { c });
     match s {
         Step::Cpu(c) => f(c).map(Step::Cpu),
-        Step::Model(Act::Irq(c)) => f(c).map(|c| Step::Model(Act::Irq(c))),
-        x => Some(x),
+        Step::Model(a) => M::renumber_cpu(a, f).map(Step::Model),
     }
 }
 
-/// Removes log entries matching `drop`, keeping `heal_at` on the same decision.
-fn filter_log(c: &Cand, mut keep: impl FnMut(usize, Step<Act>) -> Option<Step<Act>>) -> Cand {
+/// Keeps the log entries `keep` returns (possibly changed), keeping `heal_at` on the same
+/// decision.
+pub fn filter_log<M: Campaign>(
+    c: &Cand<M>,
+    mut keep: impl FnMut(usize, Step<Act<M>>) -> Option<Step<Act<M>>>,
+) -> Cand<M> {
     let mut out = c.clone();
     out.log.clear();
     out.heal_at = 0;
@@ -88,7 +99,7 @@ fn filter_log(c: &Cand, mut keep: impl FnMut(usize, Step<Act>) -> Option<Step<Ac
 }
 
 /// Every one-step reduction of `c`, most promising first.
-fn candidates(c: &Cand) -> Vec<Cand> {
+pub fn candidates<M: Campaign>(c: &Cand<M>) -> Vec<Cand<M>> {
     let mut v = Vec::new();
     if c.log.len() > c.heal_at {
         let mut t = c.clone();
@@ -96,66 +107,39 @@ fn candidates(c: &Cand) -> Vec<Cand> {
         v.push(t);
     }
     for i in (0..c.sc.cpus.len()).rev().filter(|_| c.sc.cpus.len() > 1) {
-        let mut t = filter_log(c, |_, s| relabel_cpu(s, i as u8));
+        let mut t = filter_log(c, |_, s| relabel_cpu::<M>(s, i as u8));
         t.sc.cpus.remove(i);
         v.push(t);
     }
-    for f in 0..c.sc.faults.len() {
-        let gone = c.sc.faults[f];
-        let mut t = filter_log(c, |_, s| (s != Step::Model(Act::Inject(gone))).then_some(s));
+    for (f, &gone) in c.sc.faults.iter().enumerate() {
+        let mut t = filter_log(c, |_, s| (s != Step::Model(M::inject(gone))).then_some(s));
         t.sc.faults.remove(f);
         v.push(t);
     }
-    for e in 0..c.sc.env.len() {
-        let gone = c.sc.env[e];
-        let mut t = filter_log(c, |_, s| (s != Step::Model(Act::Env(gone))).then_some(s));
+    for (e, &gone) in c.sc.env.iter().enumerate() {
+        let mut t = filter_log(c, |_, s| (s != Step::Model(M::fire(gone))).then_some(s));
         t.sc.env.remove(e);
         v.push(t);
     }
     for (i, p) in c.sc.cpus.iter().enumerate() {
-        for j in 0..p.ops.len() {
+        for (j, o) in p.ops.iter().enumerate() {
             let mut t = c.clone();
             t.sc.cpus[i].ops.remove(j);
             v.push(t);
-            if let Op::Flush(invs) = &p.ops[j] {
-                for k in 0..invs.len() {
-                    let mut t = c.clone();
-                    let Op::Flush(w) = &mut t.sc.cpus[i].ops[j] else {
-                        unreachable!("same op as in the source")
-                    };
-                    if w[k] == Inv::Iotlb {
-                        w.remove(k);
-                    } else {
-                        // A plain IOTLB flush is the simplest descriptor there is.
-                        w[k] = Inv::Iotlb;
-                    }
-                    v.push(t);
-                }
+            for s in M::simpler_ops(o) {
+                let mut t = c.clone();
+                t.sc.cpus[i].ops[j] = s;
+                v.push(t);
             }
         }
     }
     decision_chunks(c, &mut v);
-    let cfg = c.sc.config;
-    if cfg.qlen > 8 {
-        let mut t = c.clone();
-        t.sc.config.qlen = (cfg.qlen / 2).max(8);
-        v.push(t);
-    }
-    if cfg.ndevs > 1 {
-        let mut t = c.clone();
-        t.sc.config.ndevs -= 1;
-        v.push(t);
-    }
-    if cfg.any_count {
-        let mut t = c.clone();
-        t.sc.config.any_count = false;
-        v.push(t);
-    }
+    M::smaller_configs(c, &mut v);
     v
 }
 
 /// Removes chunks of decisions, halving the chunk size down to single decisions (ddmin).
-fn decision_chunks(c: &Cand, v: &mut Vec<Cand>) {
+fn decision_chunks<M: Campaign>(c: &Cand<M>, v: &mut Vec<Cand<M>>) {
     let n = c.log.len();
     if n == 0 {
         return;
@@ -173,9 +157,9 @@ fn decision_chunks(c: &Cand, v: &mut Vec<Cand>) {
     }
 }
 
-impl Shrinker {
+impl<M: Campaign> Shrinker<M> {
     /// A shrinker that keeps `want` (a `class:function:cause` signature) on `var`.
-    pub fn new(r: Runner, var: &'static Variant, want: String) -> Self {
+    pub fn new(r: Runner<M>, var: &'static M::Variant, want: String) -> Self {
         Shrinker {
             r,
             var,
@@ -186,29 +170,22 @@ impl Shrinker {
 
     /// Runs `c`; returns its normalized form (the decisions actually taken) if it still fails
     /// with the wanted signature.
-    pub fn test(&mut self, c: &Cand) -> Option<Cand> {
-        if c.sc.validate().is_err() || self.tries >= MAX_TRIES {
+    pub fn test(&mut self, c: &Cand<M>) -> Option<Cand<M>> {
+        if M::validate(&c.sc).is_err() || self.tries >= MAX_TRIES {
             return None;
         }
         self.tries += 1;
         let v = self
             .r
             .run(&c.sc, self.var, Source::Replay(c.log.clone(), c.heal_at));
-        let x = v.violation?;
-        if x.signature() != self.want {
+        if v.violation?.signature() != self.want {
             return None;
         }
-        let (labels, heal_at) = self.r.decisions();
-        let log = labels.iter().filter_map(|l| parse_step(l)).collect();
-        Some(Cand {
-            sc: c.sc.clone(),
-            log,
-            heal_at,
-        })
+        Some(Cand::recorded(&self.r, &c.sc))
     }
 
     /// Shrinks `c` (which must fail with the wanted signature) until no candidate helps.
-    pub fn shrink(&mut self, mut c: Cand) -> Cand {
+    pub fn shrink(&mut self, mut c: Cand<M>) -> Cand<M> {
         'outer: while self.tries < MAX_TRIES {
             for t in candidates(&c) {
                 if let Some(n) = self.test(&t) {
@@ -228,13 +205,14 @@ impl Shrinker {
 
     /// The raw form of `c`: encoded head plus the decision bytes taken before healing, if the
     /// raw decoder can express the scenario and the raw run keeps the signature.
-    pub fn raw(&mut self, c: &Cand) -> Result<Vec<u8>, String> {
+    pub fn raw(&mut self, c: &Cand<M>) -> Result<Vec<u8>, String> {
         self.r
             .run(&c.sc, self.var, Source::Replay(c.log.clone(), c.heal_at));
-        let heal_at = self.r.decisions().1;
-        let picks = encode::pick_bytes(&self.r.picks()[..heal_at])?;
-        let raw = encode::encode(&c.sc, &picks)?;
-        let v = self.r.run(&c.sc, self.var, Source::Bytes(&picks));
+        let heal_at = self.r.log().1;
+        let picks = pick_bytes(&self.r.picks()[..heal_at])?;
+        let raw = campaign::encode::<M>(&c.sc, &picks)?;
+        let sc = M::raw_replay(&c.sc, &raw, &picks);
+        let v = self.r.run(&sc, self.var, Source::Bytes(&sc.decisions));
         match v.violation {
             Some(x) if x.signature() == self.want => Ok(raw),
             other => Err(format!(
@@ -276,67 +254,84 @@ pub fn minimize(
     o: &OracleArgs,
 ) -> Result<i32, Usage> {
     super::model_flag(model)?;
-    if super::smmu::model_of(file, model)? == super::smmu::MODEL {
+    let (json, raw) = out_paths(file, out);
+    if smmu::model_of(file, model)? == smmu::MODEL {
         if any {
             return Err(Usage(format!(
                 "{}: --any is for vtd_any inputs, not smmuv3 ones",
                 file.display()
             )));
         }
-        let (json, raw) = out_paths(file, out);
-        return super::smmu_campaign::minimize(file, variant, &json, &raw, o);
+        let l = smmu::load(file)?;
+        let var = smmu::variant(variant, l.variant.as_deref())?;
+        let r = smmu::runner(o)?;
+        return shrink_file::<Smmuv3Model>(file, &l, var, r, (&json, &raw), None);
     }
     let l = input::load_as(file, any)?;
     let var = input::variant(variant, l.variant.as_deref())?;
-    let mut r = super::runner(o)?;
+    let r = super::runner(o)?;
+    let any_byte = any.then(|| crate::fuzz::any_byte(var));
+    shrink_file::<VtdModel>(file, &l, var, r, (&json, &raw), any_byte)
+}
+
+/// Shrinks the reproducer `l` read from `file` on `var`, writes `out` (.json, .raw), and says
+/// what it did. With `any_byte`, the raw form starts with that variant byte.
+fn shrink_file<M: Campaign>(
+    file: &Path,
+    l: &Loaded<M>,
+    var: &'static M::Variant,
+    mut r: Runner<M>,
+    (json, raw): (&Path, &Path),
+    any_byte: Option<u8>,
+) -> Result<i32, Usage> {
     let v = r.run(&l.scenario, var, l.source());
     let Some(x) = v.violation else {
         return Err(Usage(format!(
             "{}: passes on {}, nothing to minimize",
             file.display(),
-            var.name
+            var.name()
         )));
     };
     let want = x.signature();
-    let (labels, heal_at) = r.decisions();
-    let start = Cand {
-        sc: l.scenario.clone(),
-        log: labels.iter().filter_map(|l| parse_step(l)).collect(),
-        heal_at,
-    };
+    let start = Cand::recorded(&r, &l.scenario);
     let mut s = Shrinker::new(r, var, want.clone());
     let before = (start.size().0, start.log.len());
     let min = s.shrink(start);
-    let (json, raw) = out_paths(file, out);
-    let f = ScenarioFile {
-        model: "vtd".into(),
-        variant: var.name.into(),
+    let min = M::rawify(&mut s, min);
+    let f: ScenarioFile<M> = ScenarioFile {
+        model: M::NAME.into(),
+        variant: var.name().into(),
         scenario: min.sc.clone(),
-        decisions: min.log.iter().map(crate::vtd::label::step_label).collect(),
+        decisions: min.log.iter().map(M::step_label).collect(),
         heal_at: min.heal_at,
     };
     let text = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;
     let io = |p: &Path, e: std::io::Error| Usage(format!("{}: {e}", p.display()));
-    std::fs::write(&json, text + "\n").map_err(|e| io(&json, e))?;
-    println!(
-        "minimized {want} on {}: size {} with {} decisions -> {} with {} ({} runs)",
-        var.name,
+    std::fs::write(json, text + "\n").map_err(|e| io(json, e))?;
+    say::<M>(&format!(
+        "minimized {want} on {}{}: size {} with {} decisions -> {} with {} ({} runs)\n  wrote {}\n",
+        tag::<M>(" "),
+        var.name(),
         before.0,
         before.1,
         min.size().0,
         min.log.len(),
-        s.tries
-    );
-    println!("  wrote {}", json.display());
+        s.tries,
+        json.display()
+    ));
     match s.raw(&min) {
         Ok(mut bytes) => {
-            if any {
-                bytes.insert(0, crate::fuzz::any_byte(var));
+            if let Some(b) = any_byte {
+                bytes.insert(0, b);
             }
-            std::fs::write(&raw, &bytes).map_err(|e| io(&raw, e))?;
-            println!("  wrote {} ({} bytes)", raw.display(), bytes.len());
+            std::fs::write(raw, &bytes).map_err(|e| io(raw, e))?;
+            say::<M>(&format!(
+                "  wrote {} ({} bytes)\n",
+                raw.display(),
+                bytes.len()
+            ));
         }
-        Err(e) => println!("  no raw form: {e}"),
+        Err(e) => say::<M>(&format!("  no raw form: {e}\n")),
     }
     Ok(0)
 }

@@ -3,6 +3,7 @@
 //! Exit codes: 0 no violation, 1 violation, 2 bad usage or unreadable input.
 
 pub mod bench;
+pub mod campaign;
 pub mod corpus;
 pub mod explore;
 pub mod input;
@@ -10,7 +11,6 @@ pub mod minimize;
 pub mod regress;
 pub mod replay;
 pub mod smmu;
-pub mod smmu_campaign;
 pub mod triage;
 pub mod ttb;
 
@@ -271,16 +271,9 @@ pub fn main() -> i32 {
             dict,
             model,
             oracle,
-        } => match model_flag(model.as_deref()) {
-            Ok(smmu::MODEL) if any => Err(Usage(
-                "--any is for vtd_any seeds; the smmuv3 target has no variant byte".into(),
-            )),
-            Ok(smmu::MODEL) => {
-                smmu_campaign::corpus(&out, variant.as_deref(), dict.as_deref(), &oracle)
-            }
-            Ok(_) => corpus::corpus(&out, any, variant.as_deref(), dict.as_deref(), &oracle),
-            Err(e) => Err(e),
-        },
+        } => model_flag(model.as_deref()).and_then(|m| {
+            corpus::corpus(&out, any, m, variant.as_deref(), dict.as_deref(), &oracle)
+        }),
         Cmd::Triage {
             dir,
             variant,

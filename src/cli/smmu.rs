@@ -5,11 +5,10 @@ use super::replay::{out, report_tail, verdict_head};
 use super::{OracleArgs, Usage};
 use crate::oracle::Suppressions;
 use crate::report::timeline;
-use crate::sim::choice::Step;
+use crate::smmuv3::model::Smmuv3Model;
 use crate::smmuv3::report::{lines, state_now};
 use crate::smmuv3::scenario::{decode, Runner, Scenario, ScenarioFile, Source, Verdict};
 use crate::smmuv3::variants::{self, Variant, VARIANTS};
-use crate::smmuv3::world::Act;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use std::collections::BTreeMap;
@@ -30,25 +29,8 @@ pub const MODEL: &str = "smmuv3";
 /// What one explore worker did: runs, and how often each signature was seen.
 type Tally = (u64, BTreeMap<String, u64>);
 
-/// A reproducer, decoded.
-pub struct Loaded {
-    /// The scenario.
-    pub scenario: Scenario,
-    /// Variant named in the file (JSON only).
-    pub variant: Option<String>,
-    /// Labelled decisions and heal point (JSON only).
-    pub labels: Option<(Vec<Step<Act>>, usize)>,
-}
-
-impl Loaded {
-    /// Decision source for a run.
-    pub fn source(&self) -> Source<'_> {
-        match &self.labels {
-            Some((log, h)) => Source::Replay(log.clone(), *h),
-            None => Source::Bytes(&self.scenario.decisions),
-        }
-    }
-}
+/// An SMMUv3 reproducer, decoded.
+pub type Loaded = super::input::Loaded<Smmuv3Model>;
 
 /// The `model` field of a JSON scenario file, if `bytes` is one.
 pub fn json_model(bytes: &[u8]) -> Option<String> {
@@ -92,6 +74,7 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
             scenario: decode(&bytes),
             variant: None,
             labels: None,
+            raw: Some(bytes),
         });
     }
     let f: ScenarioFile = serde_json::from_slice(&bytes)
@@ -109,6 +92,7 @@ pub fn load(path: &Path) -> Result<Loaded, String> {
         scenario: f.scenario,
         variant: Some(f.variant),
         labels: Some((log, f.heal_at)),
+        raw: None,
     })
 }
 

@@ -10,12 +10,12 @@
 //! same pass; their lines start with `smmuv3` and their decisive step is the last fault,
 //! environment event, ATC timer, GERROR interrupt or reboot request.
 
+use super::campaign::{tag, Campaign};
 use super::input::{self, Loaded};
-use super::{smmu, smmu_campaign, OracleArgs, Usage};
+use super::{smmu, OracleArgs, Usage};
 use crate::sim::choice::Step;
-use crate::vtd::label::{step_label, Act};
-use crate::vtd::scenario::Runner;
-use crate::vtd::variants::Variant;
+use crate::sim::model::{Act, Variant as _};
+use crate::sim::runner::Runner;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -23,17 +23,12 @@ use std::path::{Path, PathBuf};
 const MAX_FILES: usize = 100_000;
 
 /// The decisive step of a decision log: the last injected event, numbers blanked.
-pub fn decisive(log: &[Step<Act>]) -> String {
+pub fn decisive<M: Campaign>(log: &[Step<Act<M>>]) -> String {
     log.iter()
         .rev()
-        .find(|s| {
-            matches!(
-                s,
-                Step::Model(Act::Inject(_) | Act::Env(_) | Act::Timeout(_) | Act::Irq(_))
-            )
-        })
+        .find(|s| matches!(s, Step::Model(a) if M::decisive(a)))
         .map(|s| {
-            step_label(s)
+            M::step_label(s)
                 .chars()
                 .map(|c| if c.is_ascii_digit() { '#' } else { c })
                 .collect()
@@ -41,14 +36,31 @@ pub fn decisive(log: &[Step<Act>]) -> String {
         .unwrap_or_else(|| "schedule".into())
 }
 
-/// The triage signature of the last run of `r`, if it found a violation.
-pub fn signature(r: &Runner, var: &Variant, violation: &crate::Violation) -> String {
+/// The triage signature of the last run of `r`, which found `violation`.
+pub fn signature<M: Campaign>(
+    r: &Runner<M>,
+    var: &M::Variant,
+    violation: &crate::Violation,
+) -> String {
     let (labels, _) = r.decisions();
-    let log: Vec<Step<Act>> = labels
-        .iter()
-        .filter_map(|l| crate::vtd::label::parse_step(l))
-        .collect();
-    format!("{} {} @{}", var.name, violation.signature(), decisive(&log))
+    let log: Vec<Step<Act<M>>> = labels.iter().filter_map(|l| M::parse_step(l)).collect();
+    format!(
+        "{}{} {} @{}",
+        tag::<M>(" "),
+        var.name(),
+        violation.signature(),
+        decisive::<M>(&log)
+    )
+}
+
+/// Runs one reproducer: its triage signature if it violates, `None` if it passes.
+fn run_one<M: Campaign>(
+    r: &mut Runner<M>,
+    l: &Loaded<M>,
+    var: &'static M::Variant,
+) -> Option<String> {
+    let v = r.run(&l.scenario, var, l.source());
+    v.violation.as_ref().map(|x| signature(r, var, x))
 }
 
 /// Files under `dir` that may be reproducers, sorted; notes, expectation files and hidden files
@@ -105,7 +117,7 @@ fn smmu_file(
 ) -> Result<Option<String>, String> {
     let l = smmu::load(p)?;
     let var = smmu::variant(vflag, l.variant.as_deref()).map_err(|e| e.0)?;
-    Ok(smmu_campaign::triage_one(r, &l, var))
+    Ok(run_one(r, &l, var))
 }
 
 /// `iommufuzz triage DIR`: VT-d and SMMUv3 files alike. JSON files name their model; raw
@@ -152,7 +164,7 @@ pub fn triage(
                 }
             }
         } else {
-            let l: Loaded = match input::load_as(&p, any) {
+            let l = match input::load_as(&p, any) {
                 Ok(l) => l,
                 Err(e) => {
                     skipped.push(e);
@@ -160,8 +172,7 @@ pub fn triage(
                 }
             };
             let var = input::variant(vtd_flag, l.variant.as_deref())?;
-            let v = r.run(&l.scenario, var, l.source());
-            v.violation.as_ref().map(|x| signature(&r, var, x))
+            run_one(&mut r, &l, var)
         };
         let Some(sig) = sig else {
             passing += 1;
@@ -214,6 +225,8 @@ pub fn triage(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vtd::label::Act;
+    use crate::vtd::model::VtdModel;
     use crate::vtd::ops::Fault;
 
     #[test]
@@ -224,7 +237,24 @@ mod tests {
             Step::Model(Act::Exec(5)),
             Step::Cpu(0),
         ];
-        assert_eq!(decisive(&log), "fault:ite dev#");
-        assert_eq!(decisive(&log[..1]), "schedule");
+        assert_eq!(decisive::<VtdModel>(&log), "fault:ite dev#");
+        assert_eq!(decisive::<VtdModel>(&log[..1]), "schedule");
+    }
+
+    #[test]
+    fn smmuv3_decisive_step_includes_the_reboot_request() {
+        use crate::smmuv3::model::Smmuv3Model;
+        use crate::smmuv3::ops::Fault;
+        use crate::smmuv3::world::Act;
+        let log = vec![
+            Step::Cpu(1),
+            Step::Model(Act::Inject(Fault::AtcTimeout(1))),
+            Step::Model(Act::Consume),
+            Step::Cpu(0),
+        ];
+        assert_eq!(decisive::<Smmuv3Model>(&log), "fault:atc-timeout dev#");
+        assert_eq!(decisive::<Smmuv3Model>(&log[..1]), "schedule");
+        let log = [Step::Model(Act::Reboot), Step::Model(Act::Answer(0))];
+        assert_eq!(decisive::<Smmuv3Model>(&log), "env:reboot");
     }
 }

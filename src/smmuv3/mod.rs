@@ -3,6 +3,7 @@
 //! kernel/reboot.c, named kernel variants, and the scenario encoding.
 
 pub mod callers;
+pub mod campaign;
 pub mod driver;
 pub mod encode;
 pub mod ghost;
@@ -13,6 +14,7 @@ pub mod ops;
 pub mod reboot;
 pub mod report;
 pub mod scenario;
+pub mod seeds;
 pub mod variants;
 pub mod world;
 

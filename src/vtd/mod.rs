@@ -1,6 +1,7 @@
 //! Intel VT-d queued invalidation: the Invalidation Queue hardware, the Linux driver code that
 //! submits to it (drivers/iommu/intel/dmar.c), named kernel variants, and the scenario encoding.
 
+pub mod campaign;
 pub mod cause;
 pub mod driver;
 pub mod encode;
@@ -11,5 +12,6 @@ pub mod model;
 pub mod ops;
 pub mod report;
 pub mod scenario;
+pub mod seeds;
 pub mod variants;
 pub mod world;
