@@ -1,46 +1,15 @@
 //! Campaign tooling end to end: the checked-in seed corpus, the fuzz-target entry points,
 //! minimize and triage through the real binary, and bad input to every command.
 
+mod common;
+
+use common::{bin, read_dir, root, tmp};
 use iommufuzz::cli::corpus;
 use iommufuzz::vtd::model::VtdModel;
 use iommufuzz::vtd::variants::{self, VARIANTS};
 use iommufuzz::{decode, Runner, Source};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("binary runs")
-}
-
-fn read_dir(d: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<_> = std::fs::read_dir(d)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().to_string(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("iommufuzz-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use std::process::Output;
 
 #[test]
 fn checked_in_corpus_is_what_the_generator_writes() {
@@ -187,7 +156,7 @@ fn first_line(o: &Output) -> String {
 
 #[test]
 fn minimized_reproducers_keep_their_signature_in_every_front_end() {
-    let d = tmp("min");
+    let d = tmp("test", "min");
     for (raw, var) in minimized_crashes(&d) {
         let json = raw.with_extension("json");
         let before = bin(&[
@@ -230,7 +199,7 @@ fn minimized_reproducers_keep_their_signature_in_every_front_end() {
 
 #[test]
 fn minimize_shrinks_the_feng_race_and_leaves_the_input_alone() {
-    let d = tmp("feng");
+    let d = tmp("test", "feng");
     let src = root().join("crashes/feng-v1-eagain-race/scenario.json");
     let before = std::fs::read(&src).unwrap();
     let o = bin(&[
@@ -254,8 +223,8 @@ fn minimize_shrinks_the_feng_race_and_leaves_the_input_alone() {
 
 #[test]
 fn triage_groups_duplicates_and_names_the_smallest_file() {
-    let d = tmp("triage");
-    let m = tmp("triage-min");
+    let d = tmp("test", "triage");
+    let m = tmp("test", "triage-min");
     let crashes = minimized_crashes(&m);
     // Two copies of one linux-5.8 bug: the scenario file and its minimized raw form, padded
     // with an unused decision byte so the sizes differ.
@@ -311,7 +280,7 @@ fn triage_tells_bugs_apart() {
 /// writes nothing.
 #[test]
 fn bad_input_is_one_line_exit_2_and_writes_nothing() {
-    let d = tmp("bad");
+    let d = tmp("test", "bad");
     let good =
         std::fs::read_to_string(root().join("crashes/feng-v1-eagain-race/scenario.json")).unwrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![
@@ -333,7 +302,7 @@ fn bad_input_is_one_line_exit_2_and_writes_nothing() {
         std::fs::write(&f, bytes).unwrap();
         let fs = f.to_str().unwrap();
         let os = out.to_str().unwrap();
-        let only = tmp(&format!("dir-{name}"));
+        let only = tmp("test", &format!("dir-{name}"));
         std::fs::copy(&f, only.join(name)).unwrap();
         let runs: Vec<Vec<&str>> = vec![
             vec!["replay", fs],

@@ -2,53 +2,16 @@
 //! and dictionary, the `smmuv3` fuzz-target entry point, triage, minimize and ttb of the
 //! crashes/smmuv3-* bugs through the real binary, the SMMUv3 suppressions file, and bad input.
 
+mod common;
+
+use common::{bin, read_dir, root, stdout, tmp};
 use iommufuzz::cli::corpus;
 use iommufuzz::fuzz::SmmuTarget;
 use iommufuzz::smmuv3::model::Smmuv3Model;
 use iommufuzz::smmuv3::scenario::{decode, Runner, ScenarioFile, Source};
 use iommufuzz::smmuv3::variants;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("IOMMUFUZZ_SUPPRESSIONS")
-        .output()
-        .expect("binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("iommufuzz-smmu-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn read_dir(d: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<_> = std::fs::read_dir(d)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().to_string(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
+use std::process::Output;
 
 /// The crashes/smmuv3-* bug directories.
 fn smmu_bugs() -> Vec<String> {
@@ -175,7 +138,7 @@ fn triage_names_every_smmuv3_bug_with_its_variant_and_signature() {
 
 #[test]
 fn minimized_smmuv3_reproducers_keep_their_signature_in_replay_triage_and_the_target() {
-    let d = tmp("min");
+    let d = tmp("smmu", "min");
     let mut raws = 0;
     for bug in smmu_bugs() {
         let f = scenario_file(&bug);
@@ -295,7 +258,7 @@ fn suppressions_file_names_each_upstream_finding_and_covers_it() {
 
 #[test]
 fn bad_input_to_the_smmuv3_entries_is_one_line_exit_2_and_writes_nothing() {
-    let d = tmp("bad");
+    let d = tmp("smmu", "bad");
     let dp = |n: &str| d.join(n).to_string_lossy().to_string();
     let empty = d.join("empty");
     std::fs::write(&empty, b"").unwrap();
