@@ -359,6 +359,14 @@ impl Iq {
         d < n
     }
 
+    /// True when `slot` lies in [IQH, IQT), the part of the ring the hardware may still fetch.
+    pub fn fetchable(&self, slot: u16) -> bool {
+        let l = self.len;
+        let off = (slot + l - self.iqh) % l;
+        let n = (self.iqt + l - self.iqh) % l;
+        off < n
+    }
+
     /// Fetch is possible: QI enabled, no IQE/ITE, IQH != IQT, room for one more.
     pub fn can_fetch(&self) -> bool {
         self.qies

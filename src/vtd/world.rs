@@ -389,7 +389,13 @@ impl Vtd {
         self.ghost_claim(slot, me);
         self.hw.ring[slot as usize] = d;
         self.owner[slot as usize] = me;
-        self.m.touch();
+        // The model's actions read the ring only at IQH, and only while IQH != IQT: a slot
+        // outside [IQH, IQT) is invisible to the hardware until IQT moves past it.
+        if self.hw.fetchable(slot) {
+            self.m.touch();
+        } else {
+            self.m.touch_driver_only();
+        }
     }
 
     fn fault_index(&self, f: Fault) -> Option<usize> {
