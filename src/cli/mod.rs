@@ -1,9 +1,10 @@
-//! The `iommufuzz` command line: list, replay, explore, regress, convert, bench, and the
+//! The `iommufuzz` command line: list, replay, explore, check, regress, convert, bench, and the
 //! campaign tools corpus, triage, minimize, ttb.
 //! Exit codes: 0 no violation, 1 violation, 2 bad usage or unreadable input.
 
 pub mod bench;
 pub mod campaign;
+pub mod check;
 pub mod corpus;
 pub mod explore;
 pub mod input;
@@ -70,6 +71,8 @@ pub enum Cmd {
     },
     /// Seeded exploration through the fuzz decoder.
     Explore(explore::Args),
+    /// Run every schedule of one scenario within a bound (exhaustive, delay-bounded).
+    Check(check::Args),
     /// Replay every reproducer in DIR against its expectation file.
     Regress {
         /// Directory of `<bug>/scenario.json` + `<bug>/expect.json`.
@@ -251,6 +254,7 @@ pub fn main() -> i32 {
         },
         Cmd::Explore(a) if a.model == smmu::MODEL => smmu::explore(&a),
         Cmd::Explore(a) => explore::explore(&a),
+        Cmd::Check(a) => check::check(&a),
         Cmd::Regress { dir } => regress::regress(&dir),
         Cmd::Convert {
             file,

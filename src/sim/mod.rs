@@ -8,9 +8,11 @@
 pub mod choice;
 pub mod clock;
 pub mod cpu;
+pub mod dfs;
 pub mod executor;
 pub mod model;
 pub mod outcome;
+pub mod pct;
 pub mod runner;
 pub mod scenario;
 pub mod trace;

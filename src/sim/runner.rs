@@ -44,13 +44,23 @@ impl<M: Model> Runner<M> {
         v: &'static M::Variant,
         src: Source<Act<M>>,
     ) -> Verdict {
+        // Each source gets its own monomorphic executor loop (no dynamic dispatch per step).
+        match src {
+            Source::Bytes(b) => self.run_with(sc, v, &mut Bytes::new(b)),
+            Source::Replay(log, h) => self.run_with(sc, v, &mut Replay::new(log, h)),
+        }
+    }
+
+    /// Runs `sc` on `v` with decisions from any source (a search, PCT), monomorphised for it.
+    pub fn run_with<D: Decide<Act<M>>>(
+        &mut self,
+        sc: &ScenarioOf<M>,
+        v: &'static M::Variant,
+        src: &mut D,
+    ) -> Verdict {
         let ncpus = sc.cpus.len().clamp(1, MAX_CPUS) as u8;
         M::start(&mut self.cell.borrow_mut(), sc, v, ncpus);
-        // Each source gets its own monomorphic executor loop (no dynamic dispatch per step).
-        let end = match src {
-            Source::Bytes(b) => self.exec(sc, &mut Bytes::new(b)),
-            Source::Replay(log, h) => self.exec(sc, &mut Replay::new(log, h)),
-        };
+        let end = self.exec(sc, src);
         let w = self.cell.borrow();
         debug_assert!(end == End::Violation || self.ex.findings.violation.is_none());
         Verdict::of(&self.ex, M::trace_hash(&w))

@@ -1,0 +1,108 @@
+//! `iommufuzz check`: the bounded exhaustive search tells a buggy variant from its fix on the
+//! same scenario, states whether the bound was exhausted, and refuses bad bounds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn crash(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crashes")
+        .join(name)
+        .join("scenario.json")
+        .display()
+        .to_string()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("iommufuzz-check-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn count0_reclaim_fails_before_the_fix_and_passes_every_schedule_after() {
+    let f = crash("count0-reclaim-3cf74230c139");
+    let d = tmp("count0");
+    let ds = d.display().to_string();
+    let bad = run(&["check", &f, "--variant", "linux-6.11", "--out", &ds]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(text(&bad).contains("slot-reuse:reclaim_free_desc:free-other"));
+    assert!(text(&bad).contains("all schedules within depth 40, at most 2 deviations"));
+    // The schedule written for the signature replays to the same violation.
+    let saved = d.join("slot-reuse_reclaim_free_desc_free-other.json");
+    let o = run(&["replay", &saved.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("slot-reuse:reclaim_free_desc:free-other"));
+    let good = run(&["check", &f, "--variant", "linux-6.12"]);
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert!(text(&good).contains("no violation"));
+    // Same bound, same scenario: the same number of schedules on both variants.
+    let n = |o: &Output| {
+        text(o)
+            .split(": ")
+            .nth(1)
+            .map(|s| s.split(' ').next().unwrap_or("").to_string())
+    };
+    assert_eq!(n(&bad), n(&good));
+}
+
+#[test]
+fn cmdq_lock_starvation_needs_one_deviation_and_its_fix_passes_every_such_schedule() {
+    let f = crash("smmuv3-cmdq-lock-starvation-df180b1a4cc5");
+    let args = |v: &'static str, dev: &'static str| {
+        run(&["check", &f, "--variant", v, "--deviations", dev])
+    };
+    let default_only = args("linux-6.4", "0");
+    assert_eq!(
+        default_only.status.code(),
+        Some(0),
+        "{}",
+        text(&default_only)
+    );
+    assert!(text(&default_only).contains(": 1 schedules"));
+    let bad = args("linux-6.4", "1");
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(text(&bad).contains("starvation:arm_smmu_cmdq_shared_lock:bypassed"));
+    let good = args("linux-7.0", "1");
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert!(text(&good).contains("all schedules within depth 40, at most 1 deviations"));
+}
+
+#[test]
+fn a_cut_search_says_it_is_not_exhaustive() {
+    let f = crash("count0-reclaim-3cf74230c139");
+    let o = run(&["check", &f, "--variant", "linux-6.12", "--max-runs", "10"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o).contains(": 10 schedules") && text(&o).contains("NOT exhaustive"));
+}
+
+#[test]
+fn bad_bounds_and_files_are_refused() {
+    let f = crash("count0-reclaim-3cf74230c139");
+    for args in [
+        vec!["check", f.as_str(), "--depth", "0"],
+        vec!["check", f.as_str(), "--max-runs", "0"],
+        vec!["check", f.as_str(), "--variant", "linux-0.1"],
+        vec!["check", "/nonexistent/scenario.json"],
+        vec!["check", f.as_str(), "--deviations", "x"],
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("iommufuzz: ") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+}
