@@ -84,7 +84,7 @@ pub fn search<M: Model>(
                 }
             }
         }
-        if !dfs.next() {
+        if !dfs.advance() {
             o.exhaustive = true;
             return Ok(o);
         }

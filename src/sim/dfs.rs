@@ -11,7 +11,7 @@
 
 use super::choice::{Decide, RoundRobin, Step};
 
-/// The decision source of one bounded exhaustive search; `next` moves it to the next schedule.
+/// The decision source of one bounded exhaustive search; `advance` moves it to the next schedule.
 #[derive(Debug)]
 pub struct Dfs {
     depth: usize,
@@ -46,7 +46,7 @@ impl Dfs {
     /// Prepares the next schedule after a run; false when every schedule within the bound has
     /// been run. The next schedule keeps the last run's picks up to the deepest decision that
     /// has an untried pick within the deviation bound, and takes that pick there.
-    pub fn next(&mut self) -> bool {
+    pub fn advance(&mut self) -> bool {
         assert_eq!(self.picks.len(), self.widths.len());
         // Deviations among picks[..j], for every j.
         let mut before = Vec::with_capacity(self.picks.len());
@@ -111,7 +111,7 @@ mod tests {
                 Decide::<u8>::choose(&mut dfs, &en);
             }
             seen.push(dfs.picks().to_vec());
-            if !dfs.next() {
+            if !dfs.advance() {
                 return seen;
             }
         }
