@@ -4,6 +4,8 @@
 //! raw file (replayable by every engine) plus a JSON scenario file.
 
 use super::{OracleArgs, Usage};
+use crate::sim::choice::pick_bytes;
+use crate::sim::pct::Pct;
 use crate::vtd::scenario::{decode, Source};
 use crate::vtd::variants::{self, Variant};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -52,9 +54,25 @@ pub struct Args {
     /// Hardware fetches everything it can before an ATS request times out (see `Config`).
     #[arg(long)]
     pub eager_fetch: bool,
+    /// Who takes the decisions: the random input's own bytes (as a fuzzer's input would), or
+    /// PCT (random actor priorities with `--pct-depth` - 1 change points, seeded per run).
+    #[arg(long, value_enum, default_value_t = Schedule::Bytes)]
+    pub schedule: Schedule,
+    /// Depth of the bugs PCT aims at (ordering constraints); 1 means no change point.
+    #[arg(long, default_value_t = 3)]
+    pub pct_depth: u32,
     /// Oracle options.
     #[command(flatten)]
     pub oracle: OracleArgs,
+}
+
+/// Decision sources `explore` can use.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// One input byte per decision, then healing: what the fuzz targets do.
+    Bytes,
+    /// Probabilistic concurrency testing over the same scenarios.
+    Pct,
 }
 
 struct Shared {
@@ -78,14 +96,34 @@ fn worker(a: &Args, var: &'static Variant, seed: u64, sh: &Shared) -> Result<(),
         rng.fill_bytes(&mut buf[..len]);
         let mut sc = decode(&buf[..len]);
         sc.config.eager_fetch |= a.eager_fetch;
-        let v = r.run(&sc, var, Source::Bytes(&sc.decisions));
+        let v = match a.schedule {
+            Schedule::Bytes => r.run(&sc, var, Source::Bytes(&sc.decisions)),
+            Schedule::Pct => {
+                // As many decisions as the input's bytes would have taken, then healing.
+                let mut p = Pct::new(rng.next_u64(), a.pct_depth, sc.decisions.len());
+                r.run_with(&sc, var, &mut p)
+            }
+        };
         n += 1;
         sh.runs.fetch_add(1, Ordering::Relaxed);
         if let Some(x) = v.violation {
-            found(a, &r, &sc, var, &buf[..len], &x, seed, n, sh)?;
+            let raw = raw_of(a, &r, &buf[..len], sc.decisions.len())?;
+            found(a, &r, &sc, var, &raw, &x, seed, n, sh)?;
         }
     }
     Ok(())
+}
+
+/// The raw input that replays the run just made: the input itself, or, under PCT, its head
+/// followed by the bytes of the picks PCT made (a byte b picks b % n, so each pick is its byte).
+fn raw_of(a: &Args, r: &crate::Runner, input: &[u8], ndec: usize) -> Result<Vec<u8>, Usage> {
+    if a.schedule == Schedule::Bytes {
+        return Ok(input.to_vec());
+    }
+    let (_, heal_at) = r.log();
+    let mut raw = input[..input.len() - ndec].to_vec();
+    raw.extend(pick_bytes(&r.picks()[..heal_at]).map_err(Usage)?);
+    Ok(raw)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -203,6 +241,9 @@ pub fn explore(a: &Args) -> Result<i32, Usage> {
     }
     if a.jobs == 0 || a.jobs > 64 || a.max_len == 0 || a.max_len > 1 << 20 {
         return Err(Usage("-j must be 1..=64 and --max-len 1..=1048576".into()));
+    }
+    if a.pct_depth == 0 || a.pct_depth > 64 {
+        return Err(Usage("--pct-depth must be 1..=64".into()));
     }
     let var = match &a.variant {
         Some(n) => variants::by_name(n)

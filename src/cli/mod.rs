@@ -252,6 +252,9 @@ pub fn main() -> i32 {
             ),
             Err(e) => Err(e),
         },
+        Cmd::Explore(a) if a.model == smmu::MODEL && a.schedule != explore::Schedule::Bytes => Err(
+            Usage("--schedule pct is not available for --model smmuv3 yet".into()),
+        ),
         Cmd::Explore(a) if a.model == smmu::MODEL => smmu::explore(&a),
         Cmd::Explore(a) => explore::explore(&a),
         Cmd::Check(a) => check::check(&a),

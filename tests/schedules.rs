@@ -1,5 +1,7 @@
-//! `iommufuzz check`: the bounded exhaustive search tells a buggy variant from its fix on the
-//! same scenario, states whether the bound was exhausted, and refuses bad bounds.
+//! The decision sources beyond fuzzer bytes. `iommufuzz check` (bounded exhaustive search) tells
+//! a buggy variant from its fix on the same scenario, states whether the bound was exhausted,
+//! and refuses bad bounds; `explore --schedule pct` writes raw and JSON reproducers that replay
+//! to the violation PCT found.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -105,4 +107,52 @@ fn bad_bounds_and_files_are_refused() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn pct_reproducers_replay_to_the_violation_they_were_saved_for() {
+    let d = tmp("pct");
+    let ds = d.display().to_string();
+    let o = run(&[
+        "explore",
+        "--variant",
+        "linux-6.12",
+        "--seed",
+        "3",
+        "--runs",
+        "3000",
+        "--schedule",
+        "pct",
+        "--out",
+        &ds,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let mut checked = 0;
+    for e in std::fs::read_dir(&d).expect("reproducers written") {
+        let p = e.expect("entry").path();
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        // linux-6.12-<class>_<function>_<cause>.raw
+        let sig = name
+            .trim_start_matches("linux-6.12-")
+            .trim_end_matches(".raw")
+            .trim_end_matches(".json");
+        let o = run(&[
+            "replay",
+            &p.display().to_string(),
+            "--variant",
+            "linux-6.12",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        let first = text(&o).lines().next().unwrap_or("").replace(':', "_");
+        assert!(
+            first.contains(&format!("signature {sig})")),
+            "{name}: {first}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 4, "raw and JSON of at least two signatures");
 }
