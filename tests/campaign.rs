@@ -243,7 +243,9 @@ fn triage_groups_duplicates_and_names_the_smallest_file() {
     let rows: Vec<&str> = out.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "{out}");
     assert!(
-        rows[0].trim_start().starts_with("3  linux-5.8 rcu-stall:"),
+        rows[0]
+            .trim_start()
+            .starts_with("3  linux-5.8 hard-lockup:"),
         "{out}"
     );
     assert!(rows[0].contains("c.raw"), "{out}");

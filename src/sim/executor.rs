@@ -165,7 +165,10 @@ fn advance<W: World>(w: &mut W, t: Time, ex: &mut Exec<W::Action>, o: &RunOpts) 
     let n = m.ncpus as usize;
     for cpu in 0..n {
         let due_cause = w.machine().cpus[cpu].soft_cause;
-        if let Some(mut v) = watchdog::check(w.machine_mut(), cpu) {
+        // Every class that came due by this sample is filed now, with the state that made it
+        // due: a clock jump past several thresholds (one ATS timeout passes 10, 20 and 21 s)
+        // must not leave the later classes to a sample taken after the CPU moved on.
+        while let Some(mut v) = watchdog::check(w.machine_mut(), cpu) {
             v.cause = if v.cause == "due" {
                 due_cause
             } else {

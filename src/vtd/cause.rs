@@ -34,17 +34,18 @@ impl Vtd {
             // Space held by a submission whose device-TLB invalidation is timing out is the
             // accepted ATS wait seen from another CPU.
             return if ats_stuck {
-                "ats-timeout"
+                self.retry_loop_elsewhere().unwrap_or("ats-timeout")
             } else {
                 self.why_queue_full()
             };
         }
-        if ats_stuck || h.waited_ats {
-            return if h.restarts > 0 && retry != "ite-retry" {
-                retry
-            } else {
-                "ats-timeout"
-            };
+        let ats = if h.restarts > 0 && retry != "ite-retry" {
+            retry
+        } else {
+            "ats-timeout"
+        };
+        if ats_stuck {
+            return self.retry_loop_elsewhere().unwrap_or(ats);
         }
         let polling = c.func == "qi_submit_sync" && c.site == crate::sim::clock::Site::Relax;
         let lost = if polling {
@@ -53,12 +54,46 @@ impl Vtd {
             "spin"
         };
         if lost != "wait-lost" && lost != "spin" {
+            // What stops the wait now outranks a timeout it sat through earlier.
             return lost;
+        }
+        // An ATS timeout waited out earlier in the operation explains where its time went;
+        // a later restart after a timeout of an answering endpoint does not.
+        if h.waited_ats || h.op_waited_ats {
+            return ats;
         }
         if h.restarts > 0 {
             return retry;
         }
         lost
+    }
+
+    /// The retry cause of an endless loop another live submission is in: it restarted after a
+    /// timeout of an endpoint that still cannot answer. A CPU waiting out an ATS timeout
+    /// meanwhile (its own first round, or a request queued behind that loop's) is one more
+    /// turn of it, not a single accepted timeout. A hung endpoint's loop is named first: it
+    /// has no bound, an absent one's ends at the owner's -ETIMEDOUT.
+    fn retry_loop_elsewhere(&self) -> Option<&'static str> {
+        let mut out = None;
+        for c in 0..self.m.ncpus as usize {
+            let h = self.hist[c];
+            let live = self.subs.iter().any(|s| s.live && s.cpu as usize == c);
+            let Some(d) = h.ite_dev.filter(|_| live && h.restarts > 0) else {
+                continue;
+            };
+            let d = self.hw.devs[d as usize];
+            let r = if !self.hw.tes {
+                "ite-retry-te-off"
+            } else if !d.present() {
+                "ite-retry-absent"
+            } else if d.state == DevState::Hung {
+                return Some("ite-retry-hung");
+            } else {
+                continue;
+            };
+            out = out.or(Some(r));
+        }
+        out
     }
 
     /// Why a CPU waiting for free slots cannot get them: `free_tail` stuck on a slot that no
@@ -96,6 +131,22 @@ impl Vtd {
         }
         if !self.hw.qies {
             return "qi-disabled";
+        }
+        if let Some(s) = sub {
+            let sid = s.wait;
+            if self.qi.status[sid as usize] == st::QI_IN_USE
+                && self.hw.fsts & hw::fsts::QI_MASK == 0
+                && !self.write_pending(sid)
+            {
+                // Nothing the engine holds or will fetch writes the wait's status.
+                // If the wait is still in its slot, outside [IQH, IQT): an IQT write moved the
+                // tail a whole ring ahead of the engine, which took the ring for empty and
+                // skipped what lay between (slots freed before the engine fetched them).
+                let d = self.hw.ring[sid as usize];
+                if d.ty == hw::DescType::Wait && d.sw && d.status == sid {
+                    return "iqt-overrun";
+                }
+            }
         }
         "wait-lost"
     }

@@ -42,7 +42,11 @@ pub async fn qi_submit_sync(cx: &Cpu<'_>, descs: &[Desc], options: u32) -> i32 {
             "caller passed more descriptors than the ring holds"
         );
         let me = w.new_sub(cx.id, count as u8);
-        w.hist[cx.id as usize] = Default::default();
+        let op_waited_ats = w.hist[cx.id as usize].op_waited_ats;
+        w.hist[cx.id as usize] = super::world::Hist {
+            op_waited_ats,
+            ..Default::default()
+        };
         w.ev(Ev::Call {
             sub: me,
             count: count as u8,
@@ -495,9 +499,16 @@ async fn teardown(cx: &Cpu<'_>, dev: u8) {
     }
 }
 
-/// `intel_iommu_shutdown()` → `iommu_disable_translation()`: clear TE in the `gcmd` shadow and
-/// in GCMD under `register_lock`. QI stays enabled.
+/// `native_machine_shutdown()` (arch/x86/kernel/reboot.c), the only caller of
+/// `intel_iommu_shutdown()` (via `x86_platform.iommu_shutdown`, 6c3a44ed3c55): interrupts off
+/// and `stop_other_cpus()` first, then `iommu_disable_translation()`: clear TE in the `gcmd`
+/// shadow and in GCMD under `register_lock`. QI stays enabled. No other CPU submits after
+/// that, and this one goes on to reset the machine.
 async fn shutdown(cx: &Cpu<'_>) {
+    cx.func("native_machine_shutdown");
+    // `local_irq_disable()`: interrupts stay off until the reset.
+    cx.irq_save();
+    stop_other_cpus(cx);
     cx.func("intel_iommu_shutdown");
     let flags = cx.spin_lock_irqsave(REGISTER_LOCK).await;
     cx.at(Site::Mem).await;
@@ -606,6 +617,7 @@ async fn dmar_enable_qi(cx: &Cpu<'_>) {
 /// Runs one operation.
 pub async fn run_op(cx: &Cpu<'_>, op: &Op) {
     cx.op_begin();
+    cx.w().hist[cx.id as usize].op_waited_ats = false;
     match op {
         Op::Flush(invs) => flush(cx, invs).await,
         Op::PrqDrain(d) => prq_drain(cx, *d).await,
@@ -625,6 +637,10 @@ pub async fn run_op(cx: &Cpu<'_>, op: &Op) {
 pub async fn cpu_main(cx: Cpu<'_>, prog: &Program) {
     for op in &prog.ops {
         run_op(&cx, op).await;
+        if *op == Op::Shutdown {
+            // The machine resets: nothing after it runs.
+            break;
+        }
     }
     cx.func("");
 }

@@ -11,7 +11,7 @@ impl Vtd {
     }
 
     /// True when a wait the hardware holds or has queued will write `desc_status[slot]`.
-    fn write_pending(&self, slot: u16) -> bool {
+    pub(crate) fn write_pending(&self, slot: u16) -> bool {
         let fetched = self
             .hw
             .inflight()

@@ -212,6 +212,9 @@ pub struct Hist {
     pub restarts: u16,
     /// It waited while an ATS completion timer ran out (a real timeout, not an injected one).
     pub waited_ats: bool,
+    /// Some call of the CPU's current operation did (kept across its calls: the soft-lockup
+    /// and RCU watchdogs measure the whole operation).
+    pub op_waited_ats: bool,
     /// Device of the latest ITE during the call.
     pub ite_dev: Option<u8>,
     /// Waiting for free slots (`free_cnt < count + 2`).
@@ -539,7 +542,9 @@ impl Vtd {
     fn note_ite(&mut self, dev: u8, waited: bool) {
         for k in 0..self.hw.ninflight as usize {
             let d = self.hw.inflight[k].desc;
-            if d.ty == hw::DescType::Wait {
+            // Only a wait with a status write completes a submission: the PRQ drain's leading
+            // fenced wait has none, and its status field means nothing.
+            if d.ty == hw::DescType::Wait && d.sw {
                 if let Some(x) = self.subs.get_mut(d.tag.sub as usize) {
                     x.wait_dropped |= x.live && x.wait == d.status;
                 }
@@ -548,6 +553,7 @@ impl Vtd {
         for c in 0..self.m.ncpus as usize {
             if self.subs.iter().any(|x| x.live && x.cpu as usize == c) {
                 self.hist[c].waited_ats |= waited;
+                self.hist[c].op_waited_ats |= waited;
                 self.hist[c].ite_dev = Some(dev);
             }
         }

@@ -1,0 +1,148 @@
+//! Triage of signatures seen on the upstream variants: the reproducers in tests/data/triage/.
+//!
+//! - Consequences of recorded findings replay to their exact signature on linux-7.0, and the
+//!   suppressions file lists that signature under the comment of the finding they follow from.
+//! - Attribution: a report names what the CPU was really waiting for (watchdog classes due at
+//!   one sample are filed together; time spent earlier in the same operation counts; what stops
+//!   a wait now outranks a timeout it sat through before).
+
+use iommufuzz::cli::input;
+use iommufuzz::oracle::Suppressions;
+use iommufuzz::vtd::variants;
+use iommufuzz::{Class, Runner, Verdict, Violation};
+use std::path::PathBuf;
+
+/// (reproducer, signature on linux-7.0, the crashes/ finding it is a consequence of).
+const VTD_VICTIMS: &[(&str, &str, &str)] = &[
+    (
+        "early-return-iqt-overrun.json",
+        "hard-lockup:qi_submit_sync:iqt-overrun",
+        "finding-early-return-slot-overwrite",
+    ),
+    // Two CPUs flush a hung endpoint: when the healing budget runs out one of them is in its
+    // first round, the other has restarted already; both are the endless retry.
+    (
+        "hung-retry-first-round-elsewhere.json",
+        "watchdog-hard-lockup:qi_submit_sync:ite-retry-hung",
+        "finding-hung-device-retry",
+    ),
+    // An ITE drops the PRQ drain's leading fenced wait (no status write): that is not the
+    // drain's own wait, which sits unfetched behind an IQE on its second descriptor.
+    (
+        "prq-fence-wait-not-dropped.json",
+        "hard-lockup:qi_submit_sync:iqe-unrepaired",
+        "finding-iqe-in-batch-unrepaired",
+    ),
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Replays a VT-d reproducer of tests/data/triage on linux-7.0 with `sup` (built-in ones too).
+fn replay(file: &str, sup: &str) -> Verdict {
+    let l = input::load(&root().join("tests/data/triage").join(file)).expect("loads");
+    let mut r = Runner::default();
+    let text = format!("{}{sup}", iommufuzz::DEFAULT_SUPPRESSIONS);
+    r.sup = Suppressions::parse(&text).expect("suppressions parse");
+    r.run(&l.scenario, variants::newest(), l.source())
+}
+
+/// Every report of a run, the one that stopped it and the suppressed ones.
+fn reports(v: &Verdict) -> Vec<&Violation> {
+    v.violation.iter().chain(v.suppressed.iter()).collect()
+}
+
+/// The suppression lines of `file` that sit under a comment naming `crashes/<finding>`, up to
+/// the next comment that names another crashes/ entry or starts the untriaged section.
+fn lines_under(file: &str, finding: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(file)).expect("suppressions file");
+    let mut inside = false;
+    let mut out = Vec::new();
+    for l in text.lines() {
+        if let Some(c) = l.strip_prefix('#') {
+            if c.contains("crashes/") || c.contains("Not yet triaged") {
+                inside = c.contains(&format!("crashes/{finding}"));
+            }
+            continue;
+        }
+        if inside && !l.trim().is_empty() {
+            out.push(l.trim().to_string());
+        }
+    }
+    out
+}
+
+/// Checks that `sig` is matched by a suppression line listed under `finding`.
+fn listed_under(file: &str, finding: &str, sig: &str) {
+    let lines = lines_under(file, finding);
+    let sup = Suppressions::parse(&lines.join("\n")).expect("suppressions parse");
+    let mut f = sig.splitn(3, ':');
+    let v = Violation {
+        class: Class::parse(f.next().unwrap()).expect("class"),
+        cpu: None,
+        func: f.next().unwrap().into(),
+        cause: f.next().unwrap().into(),
+        time: 0,
+        msg: String::new(),
+    };
+    assert!(
+        sup.matches(&v),
+        "{file}: {sig} is not listed under crashes/{finding} ({lines:?})"
+    );
+}
+
+#[test]
+fn vtd_victims_replay_to_their_signature_and_are_filed_under_their_finding() {
+    for (file, sig, finding) in VTD_VICTIMS {
+        assert!(root().join("crashes").join(finding).is_dir(), "{finding}");
+        let v = replay(file, "");
+        let got = v.violation.map(|x| x.signature()).unwrap_or_default();
+        assert_eq!(&got, sig, "{file}");
+        listed_under("suppressions/upstream-known.supp", finding, sig);
+    }
+}
+
+/// cpu0 waits out dev0's 60 s ATS timeout with interrupts off; the clock jumps past the
+/// hard-lockup and RCU thresholds at once. Both reports belong to that wait, filed at that
+/// moment, not to the restart (after an injected ITE) of a later call.
+#[test]
+fn watchdog_classes_due_at_one_sample_are_filed_with_that_state() {
+    let v = replay(
+        "ats-wait-then-injected-retry.json",
+        "*:*:ite-retry-absent\n",
+    );
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    let cpu0: Vec<_> = reports(&v)
+        .into_iter()
+        .filter(|x| x.cpu == Some(0) && x.class != Class::WatchdogSoftLockup)
+        .collect();
+    assert_eq!(cpu0.len(), 2, "{cpu0:?}");
+    assert!(cpu0.iter().all(|x| x.cause == "ats-timeout"), "{cpu0:?}");
+    assert_eq!(cpu0[0].time, cpu0[1].time, "{cpu0:?}");
+}
+
+/// The soft lockup reported when interrupts come back at the end of a teardown counts from the
+/// start of the operation: its 60 s went to an ATS timeout in the first call, not to the last
+/// call's restart after an injected ITE.
+#[test]
+fn soft_lockup_counts_the_whole_operation() {
+    let v = replay(
+        "ats-wait-earlier-call-soft-due.json",
+        "*:*:ite-retry-absent\n",
+    );
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    assert!(
+        reports(&v).iter().all(|x| x.cause != "ite-retry"),
+        "{:?}",
+        v.suppressed
+    );
+}
+
+/// cpu1 sat through an ATS timeout, but what keeps it spinning is an IQE nobody repairs.
+#[test]
+fn what_stops_a_wait_outranks_a_timeout_sat_through_before() {
+    let v = replay("iqe-unrepaired-after-ats-wait.json", "");
+    let got = v.violation.map(|x| x.signature()).unwrap_or_default();
+    assert_eq!(got, "hard-lockup:qi_submit_sync:iqe-unrepaired");
+}
