@@ -33,8 +33,11 @@ impl RoundRobin {
     /// The next index in rotation for a list of `n` steps.
     #[inline]
     pub fn pick(&mut self, n: usize) -> usize {
-        debug_assert!(n > 0);
-        let i = self.next % n;
+        debug_assert!(n > 0 && n <= u32::MAX as usize);
+        // 32-bit division, as for bytes: a run takes far fewer than 2^32 decisions, so the
+        // value is the same and the latency a fraction.
+        debug_assert!(self.next < 1 << 32);
+        let i = (self.next as u32 % n as u32) as usize;
         self.next = self.next.wrapping_add(1);
         i
     }
