@@ -14,6 +14,9 @@ pub mod smmu;
 pub mod triage;
 pub mod ttb;
 
+use crate::sim::model::Model;
+use crate::sim::runner::Runner;
+use crate::vtd::model::VtdModel;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -174,12 +177,18 @@ pub fn model_flag(m: Option<&str>) -> Result<&'static str, Usage> {
     }
 }
 
-/// Builds the runner options from the oracle flags.
+/// The VT-d runner with the oracle flags applied (what `explore` runs).
 pub fn runner(o: &OracleArgs) -> Result<crate::Runner, Usage> {
-    let mut r = crate::Runner::default();
+    runner_for::<VtdModel>(o)
+}
+
+/// A runner of model `M` with the oracle flags applied: the model's built-in suppressions
+/// unless `--no-default-suppressions`, then the user's file, then the disabled classes.
+pub fn runner_for<M: Model>(o: &OracleArgs) -> Result<Runner<M>, Usage> {
+    let mut r = Runner::<M>::default();
     let mut text = String::new();
     if !o.no_default_suppressions {
-        text.push_str(crate::DEFAULT_SUPPRESSIONS);
+        text.push_str(M::SUPPRESSIONS);
     }
     if let Some(p) = &o.suppressions {
         let s = std::fs::read_to_string(p).map_err(|e| Usage(format!("{}: {e}", p.display())))?;

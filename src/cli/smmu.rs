@@ -3,7 +3,6 @@
 
 use super::replay::{out, report_tail, verdict_head};
 use super::{OracleArgs, Usage};
-use crate::oracle::Suppressions;
 use crate::report::timeline;
 use crate::smmuv3::model::Smmuv3Model;
 use crate::smmuv3::report::{lines, state_now};
@@ -108,19 +107,9 @@ pub fn variant(flag: Option<&str>, file: Option<&str>) -> Result<&'static Varian
     }
 }
 
-/// A runner with the oracle flags applied (no built-in suppressions for this model).
+/// The SMMUv3 runner with the oracle flags applied (what `explore` runs).
 pub fn runner(o: &OracleArgs) -> Result<Runner, Usage> {
-    let mut r = Runner::default();
-    if let Some(p) = &o.suppressions {
-        let s = std::fs::read_to_string(p).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
-        r.sup = Suppressions::parse(&s).map_err(|e| Usage(format!("suppressions: {e}")))?;
-    }
-    for d in &o.disable {
-        let c =
-            crate::Class::parse(d).ok_or_else(|| Usage(format!("unknown oracle class {d:?}")))?;
-        r.mask = r.mask.without(c);
-    }
-    Ok(r)
+    super::runner_for::<Smmuv3Model>(o)
 }
 
 /// `iommufuzz list` lines of this model.
