@@ -206,7 +206,7 @@ impl SmmuTarget {
         if self.only.as_ref().is_some_and(|o| !o.matches(x)) {
             return None;
         }
-        Some(crate::cli::smmu::report(
+        Some(report(
             &self.runner,
             &v,
             self.variant,

@@ -1,12 +1,17 @@
 //! `iommufuzz replay` and `iommufuzz convert`.
 
+use super::campaign::Campaign;
 use super::input::{self, Loaded};
 use super::{OracleArgs, Usage};
 use crate::oracle::{Class, Violation};
 use crate::report::timeline;
+use crate::report::view::View;
 use crate::sim::clock::fmt_time;
-use crate::vtd::report::{lines, state_now};
-use crate::vtd::scenario::{Runner, Verdict};
+use crate::sim::cpu::HasMachine;
+use crate::sim::model::Variant as _;
+use crate::sim::outcome::Verdict;
+use crate::sim::runner;
+use crate::vtd::scenario::Runner;
 use crate::vtd::variants::Variant;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -92,28 +97,42 @@ pub fn report_tail(o: &mut String, v: &Verdict, timeline: &str, state: &str, aga
     let _ = writeln!(o, "\nreproduce: {again}");
 }
 
-/// The verdict, explanation, timeline and reproduce command.
-pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -> String {
+/// The verdict, explanation, timeline and reproduce command of the last run of `r`.
+pub fn report<M: Campaign + View>(
+    r: &runner::Runner<M>,
+    v: &Verdict,
+    var: &M::Variant,
+    file: &Path,
+    full: bool,
+) -> String {
     let mut o = String::new();
     let w = r.world();
-    let ncpus = w.m.ncpus as usize;
-    verdict_head(&mut o, v.violation.as_ref(), &v.suppressed, var.name);
-    if w.prints > 0 {
-        let _ = writeln!(
-            o,
-            "  qi_dump_fault printed {} times with interrupts off",
-            w.prints
-        );
-    }
+    verdict_head(&mut o, v.violation.as_ref(), &v.suppressed, var.name());
+    M::notes(&w, &mut o);
+    let ncpus = w.machine().ncpus as usize;
     let timeline = timeline::render(
-        &lines(&w),
+        &M::lines(&w),
         ncpus,
-        "HW / devices / env",
+        M::HW_COLUMN,
         if full { 0 } else { 120 },
     );
-    let again = format!("iommufuzz replay {} --variant {}", file.display(), var.name);
-    report_tail(&mut o, v, &timeline, &state_now(&w), &again);
+    let again = format!(
+        "iommufuzz replay {} {}--variant {}",
+        file.display(),
+        model_flag::<M>(),
+        var.name()
+    );
+    report_tail(&mut o, v, &timeline, &M::state_now(&w), &again);
     o
+}
+
+/// The `--model` flag a command line needs for `M`: none for VT-d, the default model.
+fn model_flag<M: Campaign>() -> String {
+    if M::NAMED {
+        format!("--model {} ", M::NAME)
+    } else {
+        String::new()
+    }
 }
 
 fn run(l: &Loaded, var: &'static Variant, o: &OracleArgs) -> Result<(Runner, Verdict), Usage> {

@@ -1,17 +1,14 @@
 //! The `--model smmuv3` side of the command line: loading reproducers, replay, convert,
 //! explore, regress and bench for the SMMUv3 model. The VT-d paths stay in their own files.
 
-use super::replay::{out, report_tail, verdict_head};
+use super::replay::{out, report};
 use super::{OracleArgs, Usage};
-use crate::report::timeline;
 use crate::smmuv3::model::Smmuv3Model;
-use crate::smmuv3::report::{lines, state_now};
-use crate::smmuv3::scenario::{decode, Runner, Scenario, ScenarioFile, Source, Verdict};
+use crate::smmuv3::scenario::{decode, Runner, Scenario, ScenarioFile, Source};
 use crate::smmuv3::variants::{self, Variant, VARIANTS};
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -125,30 +122,6 @@ pub fn list() {
             v.commits
         );
     }
-}
-
-/// The verdict, explanation, timeline and reproduce command.
-pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -> String {
-    let mut o = String::new();
-    let w = r.world();
-    verdict_head(&mut o, v.violation.as_ref(), &v.suppressed, var.name);
-    if w.sync_timeouts > 0 {
-        let _ = writeln!(o, "  CMD_SYNC timeout printed {} times", w.sync_timeouts);
-    }
-    let ncpus = w.m.ncpus as usize;
-    let timeline = timeline::render(
-        &lines(&w),
-        ncpus,
-        "SMMU / devices / env",
-        if full { 0 } else { 120 },
-    );
-    let again = format!(
-        "iommufuzz replay {} --model smmuv3 --variant {}",
-        file.display(),
-        var.name
-    );
-    report_tail(&mut o, v, &timeline, &state_now(&w), &again);
-    o
 }
 
 fn write_json(r: &Runner, sc: &Scenario, var: &Variant, out: &Path) -> Result<(), Usage> {
