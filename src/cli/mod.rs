@@ -16,6 +16,7 @@ pub mod ttb;
 
 use crate::sim::model::Model;
 use crate::sim::runner::Runner;
+use crate::smmuv3::model::Smmuv3Model;
 use crate::vtd::model::VtdModel;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -170,7 +171,7 @@ impl From<String> for Usage {
 pub fn model_flag(m: Option<&str>) -> Result<&'static str, Usage> {
     match m.unwrap_or("vtd") {
         "vtd" => Ok("vtd"),
-        smmu::MODEL => Ok(smmu::MODEL),
+        Smmuv3Model::NAME => Ok(Smmuv3Model::NAME),
         x => Err(Usage(format!(
             "model {x:?} is not supported (known: vtd, smmuv3)"
         ))),
@@ -240,8 +241,8 @@ pub fn main() -> i32 {
             any,
             model,
             oracle,
-        } => match smmu::model_of(&file, model.as_deref()) {
-            Ok(m) if m == smmu::MODEL => smmu::replay(
+        } => match input::model_of(&file, model.as_deref()) {
+            Ok(m) if m == Smmuv3Model::NAME => smmu::replay(
                 &file,
                 variant.as_deref(),
                 full,
@@ -258,7 +259,7 @@ pub fn main() -> i32 {
             ),
             Err(e) => Err(e),
         },
-        Cmd::Explore(a) if a.model == smmu::MODEL => smmu::explore(&a),
+        Cmd::Explore(a) if a.model == Smmuv3Model::NAME => smmu::explore(&a),
         Cmd::Explore(a) => explore::explore(&a),
         Cmd::Regress { dir } => regress::regress(&dir),
         Cmd::Convert {
@@ -266,12 +267,12 @@ pub fn main() -> i32 {
             out,
             variant,
             model,
-        } => match smmu::model_of(&file, model.as_deref()) {
-            Ok(m) if m == smmu::MODEL => smmu::convert(&file, &out, variant.as_deref()),
+        } => match input::model_of(&file, model.as_deref()) {
+            Ok(m) if m == Smmuv3Model::NAME => smmu::convert(&file, &out, variant.as_deref()),
             Ok(_) => replay::convert(&file, &out, variant.as_deref()),
             Err(e) => Err(e),
         },
-        Cmd::Bench(a) if a.model == smmu::MODEL => smmu::bench(a.runs),
+        Cmd::Bench(a) if a.model == Smmuv3Model::NAME => smmu::bench(a.runs),
         Cmd::Bench(a) => bench::bench(&a),
         Cmd::Corpus {
             out,

@@ -1,6 +1,9 @@
 //! `iommufuzz regress DIR`: every `<bug>/scenario.json` against its `<bug>/expect.json`.
 
 use super::Usage;
+use crate::sim::model::Model as _;
+use crate::smmuv3::model::Smmuv3Model;
+use crate::vtd::model::VtdModel;
 use crate::vtd::variants;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -49,10 +52,10 @@ pub fn check_dir(d: &Path) -> Result<Vec<Outcome>, String> {
     let e: Expect = serde_json::from_str(&et).map_err(|e| format!("{name}/expect.json: {e}"))?;
     let sc = d.join("scenario.json");
     let bytes = std::fs::read(&sc).map_err(|e| format!("{name}/scenario.json: {e}"))?;
-    if super::smmu::json_model(&bytes).as_deref() == Some(super::smmu::MODEL) {
+    if super::input::json_model(&bytes).as_deref() == Some(Smmuv3Model::NAME) {
         return smmu_cases(&name, &e, &sc);
     }
-    let l = super::input::load(&sc)?;
+    let l = super::input::load::<VtdModel>(&sc)?;
     let mut out = Vec::new();
     let cases = e
         .fail

@@ -11,6 +11,7 @@ use crate::sim::cpu::HasMachine;
 use crate::sim::model::Variant as _;
 use crate::sim::outcome::Verdict;
 use crate::sim::runner;
+use crate::vtd::model::VtdModel;
 use crate::vtd::scenario::Runner;
 use crate::vtd::variants::Variant;
 use std::fmt::Write as _;
@@ -135,7 +136,11 @@ fn model_flag<M: Campaign>() -> String {
     }
 }
 
-fn run(l: &Loaded, var: &'static Variant, o: &OracleArgs) -> Result<(Runner, Verdict), Usage> {
+fn run(
+    l: &Loaded<VtdModel>,
+    var: &'static Variant,
+    o: &OracleArgs,
+) -> Result<(Runner, Verdict), Usage> {
     let mut r = super::runner(o)?;
     let v = r.run(&l.scenario, var, l.source());
     Ok((r, v))
@@ -150,8 +155,8 @@ pub fn replay(
     json_out: Option<&Path>,
     o: &OracleArgs,
 ) -> Result<i32, Usage> {
-    let l = input::load_as(file, any)?;
-    let var = input::variant(variant, l.variant.as_deref())?;
+    let l = input::load_as::<VtdModel>(file, any)?;
+    let var = input::variant::<VtdModel>(variant, l.variant.as_deref())?;
     let (r, v) = run(&l, var, o)?;
     let mut text = report(&r, &v, var, file, full);
     if any {
@@ -165,7 +170,7 @@ pub fn replay(
     Ok(if v.violation.is_some() { 1 } else { 0 })
 }
 
-fn write_json(r: &Runner, l: &Loaded, var: &Variant, out: &Path) -> Result<(), Usage> {
+fn write_json(r: &Runner, l: &Loaded<VtdModel>, var: &Variant, out: &Path) -> Result<(), Usage> {
     let f = r.to_file(&l.scenario, var);
     let s = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;
     std::fs::write(out, s + "\n").map_err(|e| Usage(format!("{}: {e}", out.display())))
@@ -173,8 +178,8 @@ fn write_json(r: &Runner, l: &Loaded, var: &Variant, out: &Path) -> Result<(), U
 
 /// `iommufuzz convert FILE --out OUT`: run once, record labelled decisions.
 pub fn convert(file: &Path, out: &Path, variant: Option<&str>) -> Result<i32, Usage> {
-    let l = input::load(file)?;
-    let var = input::variant(variant, l.variant.as_deref())?;
+    let l = input::load::<VtdModel>(file)?;
+    let var = input::variant::<VtdModel>(variant, l.variant.as_deref())?;
     let (r, v) = run(&l, var, &OracleArgs::default())?;
     write_json(&r, &l, var, out)?;
     let what = v

@@ -1,10 +1,11 @@
 //! The `--model smmuv3` side of the command line: loading reproducers, replay, convert,
 //! explore, regress and bench for the SMMUv3 model. The VT-d paths stay in their own files.
 
+use super::input::load;
 use super::replay::{out, report};
 use super::{OracleArgs, Usage};
 use crate::smmuv3::model::Smmuv3Model;
-use crate::smmuv3::scenario::{decode, Runner, Scenario, ScenarioFile, Source};
+use crate::smmuv3::scenario::{decode, Runner, Scenario, Source};
 use crate::smmuv3::variants::{self, Variant, VARIANTS};
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
@@ -19,89 +20,12 @@ macro_rules! outln {
     };
 }
 
-/// The model name on the command line and in scenario files.
-pub const MODEL: &str = "smmuv3";
-
 /// What one explore worker did: runs, and how often each signature was seen.
 type Tally = (u64, BTreeMap<String, u64>);
 
-/// An SMMUv3 reproducer, decoded.
-pub type Loaded = super::input::Loaded<Smmuv3Model>;
-
-/// The `model` field of a JSON scenario file, if `bytes` is one.
-pub fn json_model(bytes: &[u8]) -> Option<String> {
-    let first = bytes.iter().find(|c| !c.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    v.get("model")?.as_str().map(str::to_string)
-}
-
-/// The model a reproducer file is for: its JSON `model` field, else the flag, else vtd.
-pub fn model_of(path: &Path, flag: Option<&str>) -> Result<String, Usage> {
-    let bytes = std::fs::read(path).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
-    let m = json_model(&bytes).or(flag.map(str::to_string));
-    let m = m.unwrap_or_else(|| "vtd".into());
-    if m != "vtd" && m != MODEL {
-        return Err(Usage(format!(
-            "model {m:?} is not supported (known: vtd, smmuv3)"
-        )));
-    }
-    Ok(m)
-}
-
-/// Reads and decodes an SMMUv3 reproducer (JSON scenario file or raw bytes).
-pub fn load(path: &Path) -> Result<Loaded, String> {
-    let p = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{p}: {e}"))?;
-    if meta.is_dir() || meta.len() > super::input::MAX_INPUT {
-        return Err(format!(
-            "{p}: not a file of at most {} bytes",
-            super::input::MAX_INPUT
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("{p}: {e}"))?;
-    if bytes.is_empty() {
-        return Err(format!("{p}: empty file"));
-    }
-    if json_model(&bytes).is_none() {
-        return Ok(Loaded {
-            scenario: decode(&bytes),
-            variant: None,
-            labels: None,
-            raw: Some(bytes),
-        });
-    }
-    let f: ScenarioFile = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{p}: not an iommufuzz smmuv3 scenario file: {e}"))?;
-    f.scenario.validate().map_err(|e| format!("{p}: {e}"))?;
-    let log = f.steps().map_err(|e| format!("{p}: {e}"))?;
-    if f.heal_at > log.len() {
-        return Err(format!(
-            "{p}: heal_at {} is past the {} decisions",
-            f.heal_at,
-            log.len()
-        ));
-    }
-    Ok(Loaded {
-        scenario: f.scenario,
-        variant: Some(f.variant),
-        labels: Some((log, f.heal_at)),
-        raw: None,
-    })
-}
-
 /// Resolves a variant name: the flag, else the file's, else the newest upstream.
-pub fn variant(flag: Option<&str>, file: Option<&str>) -> Result<&'static Variant, Usage> {
-    match flag.or(file) {
-        Some(n) => variants::by_name(n).ok_or_else(|| {
-            Usage(format!(
-                "unknown smmuv3 variant {n:?} (see `iommufuzz list`)"
-            ))
-        }),
-        None => Ok(variants::newest()),
-    }
+fn variant(flag: Option<&str>, file: Option<&str>) -> Result<&'static Variant, String> {
+    super::input::variant::<Smmuv3Model>(flag, file)
 }
 
 /// The SMMUv3 runner with the oracle flags applied (what `explore` runs).
@@ -138,7 +62,7 @@ pub fn replay(
     json_out: Option<&Path>,
     o: &OracleArgs,
 ) -> Result<i32, Usage> {
-    let l = load(file)?;
+    let l = load::<Smmuv3Model>(file)?;
     let var = variant(vflag, l.variant.as_deref())?;
     let mut r = runner(o)?;
     let v = r.run(&l.scenario, var, l.source());
@@ -151,7 +75,7 @@ pub fn replay(
 
 /// `iommufuzz convert FILE --out OUT --model smmuv3`.
 pub fn convert(file: &Path, outp: &Path, vflag: Option<&str>) -> Result<i32, Usage> {
-    let l = load(file)?;
+    let l = load::<Smmuv3Model>(file)?;
     let var = variant(vflag, l.variant.as_deref())?;
     let mut r = runner(&OracleArgs::default())?;
     let v = r.run(&l.scenario, var, l.source());
@@ -171,7 +95,7 @@ pub fn convert(file: &Path, outp: &Path, vflag: Option<&str>) -> Result<i32, Usa
 
 /// Runs one reproducer directory's scenario on `vname`: the violation class or "pass".
 pub fn check(scenario: &Path, vname: &str) -> Result<String, String> {
-    let l = load(scenario)?;
+    let l = load::<Smmuv3Model>(scenario)?;
     let var = variants::by_name(vname).ok_or_else(|| format!("unknown smmuv3 variant {vname}"))?;
     let mut r = Runner::default();
     let v = r.run(&l.scenario, var, l.source());
