@@ -242,14 +242,16 @@ pub fn main() -> i32 {
             model,
             oracle,
         } => match input::model_of(&file, model.as_deref()) {
-            Ok(m) if m == Smmuv3Model::NAME => smmu::replay(
+            // Raw SMMUv3 inputs carry no variant byte: `--any` is for vtd_any files.
+            Ok(m) if m == Smmuv3Model::NAME => replay::replay::<Smmuv3Model>(
                 &file,
                 variant.as_deref(),
+                false,
                 full,
                 json_out.as_deref(),
                 &oracle,
             ),
-            Ok(_) => replay::replay(
+            Ok(_) => replay::replay::<VtdModel>(
                 &file,
                 variant.as_deref(),
                 any,
@@ -268,8 +270,10 @@ pub fn main() -> i32 {
             variant,
             model,
         } => match input::model_of(&file, model.as_deref()) {
-            Ok(m) if m == Smmuv3Model::NAME => smmu::convert(&file, &out, variant.as_deref()),
-            Ok(_) => replay::convert(&file, &out, variant.as_deref()),
+            Ok(m) if m == Smmuv3Model::NAME => {
+                replay::convert::<Smmuv3Model>(&file, &out, variant.as_deref())
+            }
+            Ok(_) => replay::convert::<VtdModel>(&file, &out, variant.as_deref()),
             Err(e) => Err(e),
         },
         Cmd::Bench(a) if a.model == Smmuv3Model::NAME => smmu::bench(a.runs),

@@ -1,6 +1,6 @@
-//! `iommufuzz replay` and `iommufuzz convert`.
+//! `iommufuzz replay` and `iommufuzz convert` for every model, and the report they print.
 
-use super::campaign::Campaign;
+use super::campaign::{say, Campaign};
 use super::input::{self, Loaded};
 use super::{OracleArgs, Usage};
 use crate::oracle::{Class, Violation};
@@ -8,12 +8,9 @@ use crate::report::timeline;
 use crate::report::view::View;
 use crate::sim::clock::fmt_time;
 use crate::sim::cpu::HasMachine;
-use crate::sim::model::Variant as _;
+use crate::sim::model::{Model, Variant as _};
 use crate::sim::outcome::Verdict;
-use crate::sim::runner;
-use crate::vtd::model::VtdModel;
-use crate::vtd::scenario::Runner;
-use crate::vtd::variants::Variant;
+use crate::sim::runner::Runner;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -100,7 +97,7 @@ pub fn report_tail(o: &mut String, v: &Verdict, timeline: &str, state: &str, aga
 
 /// The verdict, explanation, timeline and reproduce command of the last run of `r`.
 pub fn report<M: Campaign + View>(
-    r: &runner::Runner<M>,
+    r: &Runner<M>,
     v: &Verdict,
     var: &M::Variant,
     file: &Path,
@@ -136,18 +133,19 @@ fn model_flag<M: Campaign>() -> String {
     }
 }
 
-fn run(
-    l: &Loaded<VtdModel>,
-    var: &'static Variant,
+fn run<M: Model>(
+    l: &Loaded<M>,
+    var: &'static M::Variant,
     o: &OracleArgs,
-) -> Result<(Runner, Verdict), Usage> {
-    let mut r = super::runner(o)?;
+) -> Result<(Runner<M>, Verdict), Usage> {
+    let mut r = super::runner_for::<M>(o)?;
     let v = r.run(&l.scenario, var, l.source());
     Ok((r, v))
 }
 
-/// `iommufuzz replay FILE`.
-pub fn replay(
+/// `iommufuzz replay FILE` for a reproducer of model `M`. With `any`, a raw file is a `vtd_any`
+/// input, its variant in its first byte.
+pub fn replay<M: Campaign + View>(
     file: &Path,
     variant: Option<&str>,
     any: bool,
@@ -155,13 +153,13 @@ pub fn replay(
     json_out: Option<&Path>,
     o: &OracleArgs,
 ) -> Result<i32, Usage> {
-    let l = input::load_as::<VtdModel>(file, any)?;
-    let var = input::variant::<VtdModel>(variant, l.variant.as_deref())?;
+    let l = input::load_as::<M>(file, any)?;
+    let var = input::variant::<M>(variant, l.variant.as_deref())?;
     let (r, v) = run(&l, var, o)?;
     let mut text = report(&r, &v, var, file, full);
     if any {
         // A vtd_any file carries its variant in its first byte.
-        text = text.replace(&format!("--variant {}\n", var.name), "--any\n");
+        text = text.replace(&format!("--variant {}\n", var.name()), "--any\n");
     }
     out(&text);
     if let Some(out) = json_out {
@@ -170,16 +168,22 @@ pub fn replay(
     Ok(if v.violation.is_some() { 1 } else { 0 })
 }
 
-fn write_json(r: &Runner, l: &Loaded<VtdModel>, var: &Variant, out: &Path) -> Result<(), Usage> {
+fn write_json<M: Model>(
+    r: &Runner<M>,
+    l: &Loaded<M>,
+    var: &M::Variant,
+    out: &Path,
+) -> Result<(), Usage> {
     let f = r.to_file(&l.scenario, var);
     let s = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;
     std::fs::write(out, s + "\n").map_err(|e| Usage(format!("{}: {e}", out.display())))
 }
 
-/// `iommufuzz convert FILE --out OUT`: run once, record labelled decisions.
-pub fn convert(file: &Path, out: &Path, variant: Option<&str>) -> Result<i32, Usage> {
-    let l = input::load::<VtdModel>(file)?;
-    let var = input::variant::<VtdModel>(variant, l.variant.as_deref())?;
+/// `iommufuzz convert FILE --out OUT` for a reproducer of model `M`: run once, record labelled
+/// decisions.
+pub fn convert<M: Campaign>(file: &Path, out: &Path, variant: Option<&str>) -> Result<i32, Usage> {
+    let l = input::load::<M>(file)?;
+    let var = input::variant::<M>(variant, l.variant.as_deref())?;
     let (r, v) = run(&l, var, &OracleArgs::default())?;
     write_json(&r, &l, var, out)?;
     let what = v
@@ -187,10 +191,10 @@ pub fn convert(file: &Path, out: &Path, variant: Option<&str>) -> Result<i32, Us
         .as_ref()
         .map(|x| x.signature())
         .unwrap_or_else(|| "pass".into());
-    println!(
-        "wrote {} ({} decisions, {what})",
+    say::<M>(&format!(
+        "wrote {} ({} decisions, {what})\n",
         out.display(),
         r.decisions().0.len()
-    );
+    ));
     Ok(0)
 }

@@ -2,7 +2,7 @@
 //! explore, regress and bench for the SMMUv3 model. The VT-d paths stay in their own files.
 
 use super::input::load;
-use super::replay::{out, report};
+use super::replay::out;
 use super::{OracleArgs, Usage};
 use crate::smmuv3::model::Smmuv3Model;
 use crate::smmuv3::scenario::{decode, Runner, Scenario, Source};
@@ -46,51 +46,6 @@ pub fn list() {
             v.commits
         );
     }
-}
-
-fn write_json(r: &Runner, sc: &Scenario, var: &Variant, out: &Path) -> Result<(), Usage> {
-    let f = r.to_file(sc, var);
-    let s = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;
-    std::fs::write(out, s + "\n").map_err(|e| Usage(format!("{}: {e}", out.display())))
-}
-
-/// `iommufuzz replay FILE --model smmuv3`.
-pub fn replay(
-    file: &Path,
-    vflag: Option<&str>,
-    full: bool,
-    json_out: Option<&Path>,
-    o: &OracleArgs,
-) -> Result<i32, Usage> {
-    let l = load::<Smmuv3Model>(file)?;
-    let var = variant(vflag, l.variant.as_deref())?;
-    let mut r = runner(o)?;
-    let v = r.run(&l.scenario, var, l.source());
-    out(&report(&r, &v, var, file, full));
-    if let Some(p) = json_out {
-        write_json(&r, &l.scenario, var, p)?;
-    }
-    Ok(if v.violation.is_some() { 1 } else { 0 })
-}
-
-/// `iommufuzz convert FILE --out OUT --model smmuv3`.
-pub fn convert(file: &Path, outp: &Path, vflag: Option<&str>) -> Result<i32, Usage> {
-    let l = load::<Smmuv3Model>(file)?;
-    let var = variant(vflag, l.variant.as_deref())?;
-    let mut r = runner(&OracleArgs::default())?;
-    let v = r.run(&l.scenario, var, l.source());
-    write_json(&r, &l.scenario, var, outp)?;
-    let what = v
-        .violation
-        .as_ref()
-        .map(|x| x.signature())
-        .unwrap_or_else(|| "pass".into());
-    outln!(
-        "wrote {} ({} decisions, {what})",
-        outp.display(),
-        r.decisions().0.len()
-    );
-    Ok(0)
 }
 
 /// Runs one reproducer directory's scenario on `vname`: the violation class or "pass".
