@@ -1,7 +1,6 @@
 //! The `--model smmuv3` side of the command line: loading reproducers, replay, convert,
 //! explore, regress and bench for the SMMUv3 model. The VT-d paths stay in their own files.
 
-use super::input::load;
 use super::replay::out;
 use super::{OracleArgs, Usage};
 use crate::smmuv3::model::Smmuv3Model;
@@ -46,17 +45,6 @@ pub fn list() {
             v.commits
         );
     }
-}
-
-/// Runs one reproducer directory's scenario on `vname`: the violation class or "pass".
-pub fn check(scenario: &Path, vname: &str) -> Result<String, String> {
-    let l = load::<Smmuv3Model>(scenario)?;
-    let var = variants::by_name(vname).ok_or_else(|| format!("unknown smmuv3 variant {vname}"))?;
-    let mut r = Runner::default();
-    let v = r.run(&l.scenario, var, l.source());
-    Ok(v.violation
-        .map(|x| x.class.name().to_string())
-        .unwrap_or_else(|| "pass".into()))
 }
 
 /// `iommufuzz explore --model smmuv3` (one worker per job, seeds seed..seed+jobs).
