@@ -56,6 +56,9 @@ pub trait Campaign: Model {
     /// The comment lines that open the dictionary.
     const DICT_HEADER: &'static str;
 
+    /// The standard workload `bench` times: `n` decision streams from a fixed seed.
+    fn bench_inputs(n: usize) -> Vec<ScenarioOf<Self>>;
+
     /// Whether a reproducer's bytes are read as a JSON scenario file rather than as raw input:
     /// by default when they start like JSON.
     fn is_json(bytes: &[u8]) -> bool {

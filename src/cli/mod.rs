@@ -7,6 +7,7 @@ pub mod campaign;
 pub mod corpus;
 pub mod explore;
 pub mod input;
+pub mod list;
 pub mod minimize;
 pub mod regress;
 pub mod replay;
@@ -230,7 +231,7 @@ pub fn main() -> i32 {
     };
     let r = match cli.cmd {
         Cmd::List => {
-            list();
+            list::list();
             Ok(0)
         }
         Cmd::Replay {
@@ -276,7 +277,6 @@ pub fn main() -> i32 {
             Ok(_) => replay::convert::<VtdModel>(&file, &out, variant.as_deref()),
             Err(e) => Err(e),
         },
-        Cmd::Bench(a) if a.model == Smmuv3Model::NAME => smmu::bench(a.runs),
         Cmd::Bench(a) => bench::bench(&a),
         Cmd::Corpus {
             out,
@@ -319,16 +319,4 @@ pub fn main() -> i32 {
             2
         }
     }
-}
-
-fn list() {
-    println!("model vtd (Intel VT-d queued invalidation, drivers/iommu/intel/dmar.c)");
-    for v in crate::VARIANTS {
-        let up = if v.upstream { " [upstream]" } else { "" };
-        println!(
-            "  {:<14} {}{up}\n  {:<14} commits: {}",
-            v.name, v.desc, "", v.commits
-        );
-    }
-    smmu::list();
 }

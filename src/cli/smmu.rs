@@ -1,11 +1,11 @@
-//! The `--model smmuv3` side of the command line: loading reproducers, replay, convert,
-//! explore, regress and bench for the SMMUv3 model. The VT-d paths stay in their own files.
+//! `iommufuzz explore --model smmuv3`: seeded random exploration of the SMMUv3 model. Every
+//! other command reaches both models through the generic code beside this file.
 
 use super::replay::out;
 use super::{OracleArgs, Usage};
 use crate::smmuv3::model::Smmuv3Model;
 use crate::smmuv3::scenario::{decode, Runner, Scenario, Source};
-use crate::smmuv3::variants::{self, Variant, VARIANTS};
+use crate::smmuv3::variants::Variant;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use std::collections::BTreeMap;
@@ -28,23 +28,8 @@ fn variant(flag: Option<&str>, file: Option<&str>) -> Result<&'static Variant, S
 }
 
 /// The SMMUv3 runner with the oracle flags applied (what `explore` runs).
-pub fn runner(o: &OracleArgs) -> Result<Runner, Usage> {
+fn runner(o: &OracleArgs) -> Result<Runner, Usage> {
     super::runner_for::<Smmuv3Model>(o)
-}
-
-/// `iommufuzz list` lines of this model.
-pub fn list() {
-    outln!("model smmuv3 (ARM SMMUv3 command queue, drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c)");
-    for v in VARIANTS {
-        let up = if v.upstream { " [upstream]" } else { "" };
-        outln!(
-            "  {:<18} {}{up}\n  {:<18} commits: {}",
-            v.name,
-            v.desc,
-            "",
-            v.commits
-        );
-    }
 }
 
 /// `iommufuzz explore --model smmuv3` (one worker per job, seeds seed..seed+jobs).
@@ -143,27 +128,4 @@ fn save(
 ) -> Result<(), Usage> {
     let stem = format!("smmuv3-{}-{sig}", var.name);
     super::explore::save_repro(dir, &stem, raw, &r.to_file(sc, var))
-}
-
-/// `iommufuzz bench --model smmuv3`: the standard SMMUv3 workload.
-pub fn bench(runs: u64) -> Result<i32, Usage> {
-    let inputs = crate::smmuv3::scenario::bench_inputs(256);
-    let var = variants::newest();
-    let mut r = Runner::default();
-    let (mut steps, mut viol) = (0u64, 0u64);
-    let t = Instant::now();
-    for i in 0..runs {
-        let sc = &inputs[(i % inputs.len() as u64) as usize];
-        let v = r.run(sc, var, Source::Bytes(&sc.decisions));
-        steps += v.steps;
-        viol += u64::from(v.violation.is_some());
-    }
-    let s = t.elapsed().as_secs_f64();
-    outln!(
-        "bench smmuv3 {}: {runs} runs in {s:.3} s = {:.0} exec/s ({:.0} steps/run, {viol} with a violation)",
-        var.name,
-        runs as f64 / s,
-        steps as f64 / runs as f64
-    );
-    Ok(0)
 }

@@ -230,4 +230,8 @@ impl Campaign for Smmuv3Model {
     const DICT_HEADER: &'static str =
         "# Scenario heads of the smmuv3 seed corpus, written by `iommufuzz corpus --model smmuv3 --dict`.\n\
          # Each token decodes to the named seed's clients, CPUs, operations, faults and events.\n";
+
+    fn bench_inputs(n: usize) -> Vec<Scenario> {
+        super::scenario::bench_inputs(n)
+    }
 }
