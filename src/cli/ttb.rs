@@ -10,10 +10,12 @@
 //! expectation). Other violations do not stop a trial: the external engines get the signature
 //! through `IOMMUFUZZ_ONLY`, so they crash only on the bug being timed.
 
+use super::campaign::Campaign;
 use super::input::{json_model, load};
 use super::Usage;
 use crate::oracle::Suppressions;
 use crate::sim::model::Model as _;
+use crate::sim::runner::Runner;
 use crate::smmuv3::model::Smmuv3Model;
 use crate::smmuv3::scenario as smmu;
 use crate::smmuv3::variants as smmu_variants;
@@ -111,20 +113,21 @@ pub struct Target {
 
 /// A bug's scenario run on one variant: the violation, if any.
 fn replay_bug(scenario: &Path, var: Var) -> Result<Option<crate::Violation>, String> {
-    Ok(match var {
-        Var::Vtd(v) => {
-            let l = load::<VtdModel>(scenario)?;
-            crate::Runner::default()
-                .run(&l.scenario, v, l.source())
-                .violation
-        }
-        Var::Smmuv3(v) => {
-            let l = load::<Smmuv3Model>(scenario)?;
-            smmu::Runner::default()
-                .run(&l.scenario, v, l.source())
-                .violation
-        }
-    })
+    match var {
+        Var::Vtd(v) => violation::<VtdModel>(scenario, v),
+        Var::Smmuv3(v) => violation::<Smmuv3Model>(scenario, v),
+    }
+}
+
+/// The violation the scenario file of model `M` finds on `v`, if any.
+fn violation<M: Campaign>(
+    scenario: &Path,
+    v: &'static M::Variant,
+) -> Result<Option<crate::Violation>, String> {
+    let l = load::<M>(scenario)?;
+    Ok(Runner::<M>::default()
+        .run(&l.scenario, v, l.source())
+        .violation)
 }
 
 #[derive(serde::Deserialize)]
