@@ -16,28 +16,38 @@
 //! A bad value is a configuration error, not a finding: the process prints one line and exits
 //! with code 2 instead of panicking, so no engine records it as a crash.
 
+use crate::cli::campaign::{tag, Campaign};
 use crate::cli::replay::report;
 use crate::oracle::Suppressions;
-use crate::smmuv3::scenario as smmu;
-use crate::smmuv3::variants as smmu_variants;
-use crate::vtd::scenario::Runner;
-use crate::vtd::variants::{self, Variant, VARIANTS};
+use crate::report::view::View;
+use crate::sim::model::{self, Model, Variant as _};
+use crate::sim::outcome::Source;
+use crate::sim::runner::Runner;
+use crate::smmuv3::model::Smmuv3Model;
+use crate::vtd::model::VtdModel;
 use std::cell::RefCell;
 use std::path::Path;
+use std::thread::LocalKey;
 
-/// Environment variable naming the variant of the `vtd` target.
+/// Environment variable naming the variant of the `vtd` or `smmuv3` target.
 pub const ENV_VARIANT: &str = "IOMMUFUZZ_VARIANT";
 /// Environment variable naming an extra suppressions file.
 pub const ENV_SUPPRESSIONS: &str = "IOMMUFUZZ_SUPPRESSIONS";
 /// Environment variable restricting crashes to matching signatures.
 pub const ENV_ONLY: &str = "IOMMUFUZZ_ONLY";
 
-/// A fuzz target's state: one runner reused across executions, plus its configuration.
-pub struct Target {
-    runner: Runner,
-    variant: &'static Variant,
+/// A fuzz target's state for model `M`: one runner reused across executions, plus its
+/// configuration.
+pub struct Target<M: Model> {
+    runner: Runner<M>,
+    variant: &'static M::Variant,
     only: Option<Suppressions>,
 }
+
+/// The `vtd` and `vtd_any` targets' state.
+pub type VtdTarget = Target<VtdModel>;
+/// The `smmuv3` target's state.
+pub type SmmuTarget = Target<Smmuv3Model>;
 
 fn config_error(msg: String) -> ! {
     eprintln!("iommufuzz fuzz target: {msg}");
@@ -52,6 +62,16 @@ fn env_suppressions(beside: &str) -> Option<String> {
         .filter(|p| p.is_file())
         .map(|p| p.to_string_lossy().to_string());
     std::env::var(ENV_SUPPRESSIONS).ok().or(next_to_binary)
+}
+
+/// Name of the suppressions file read beside the binary: `iommufuzz.supp` for VT-d, the first
+/// model, `iommufuzz-<model>.supp` for the others, so one `$OUT` holds all of them.
+fn beside_binary<M: Campaign>() -> String {
+    if M::NAMED {
+        format!("iommufuzz-{}.supp", M::NAME)
+    } else {
+        "iommufuzz.supp".into()
+    }
 }
 
 /// Reads an extra suppressions file onto `text` and parses the whole.
@@ -73,30 +93,35 @@ fn only_filter(only: Option<&str>) -> Result<Option<Suppressions>, String> {
     }
 }
 
-impl Target {
+impl<M: Campaign + View> Target<M> {
     /// Reads the configuration from the environment (see the module documentation).
     pub fn from_env() -> Self {
         Self::configure(
             std::env::var(ENV_VARIANT).ok().as_deref(),
-            env_suppressions("iommufuzz.supp").as_deref(),
+            env_suppressions(&beside_binary::<M>()).as_deref(),
             std::env::var(ENV_ONLY).ok().as_deref(),
         )
         .unwrap_or_else(|e| config_error(e))
     }
 
-    /// Builds a target from explicit settings (`None` = default).
+    /// Builds a target from explicit settings (`None` = default: the model's upstream variant,
+    /// its built-in suppressions, every violation crashes).
     pub fn configure(
         variant: Option<&str>,
         suppressions: Option<&str>,
         only: Option<&str>,
     ) -> Result<Self, String> {
         let variant = match variant.filter(|s| !s.is_empty()) {
-            Some(n) => variants::by_name(n)
-                .ok_or_else(|| format!("{ENV_VARIANT}={n:?} is not a known variant"))?,
-            None => variants::newest(),
+            Some(n) => model::by_name::<M>(n).ok_or_else(|| {
+                format!(
+                    "{ENV_VARIANT}={n:?} is not a known {}variant",
+                    tag::<M>(" ")
+                )
+            })?,
+            None => model::newest::<M>(),
         };
         let mut runner = Runner::default();
-        runner.sup = self::suppressions(crate::DEFAULT_SUPPRESSIONS.to_string(), suppressions)?;
+        runner.sup = self::suppressions(M::SUPPRESSIONS.to_string(), suppressions)?;
         let only = only_filter(only)?;
         Ok(Target {
             runner,
@@ -105,14 +130,16 @@ impl Target {
         })
     }
 
-    /// The variant the `vtd` target runs.
-    pub fn variant(&self) -> &'static Variant {
+    /// The variant the target runs.
+    pub fn variant(&self) -> &'static M::Variant {
         self.variant
     }
 
-    /// Runs `data` on `var`; returns the report of a violation that should crash.
-    pub fn check_on(&mut self, var: &'static Variant, data: &[u8]) -> Option<String> {
-        let v = crate::run_raw(&mut self.runner, var, data);
+    /// Runs `data` on `var` as `iommufuzz replay` decodes it; returns the report of a
+    /// violation that should crash.
+    pub fn check_on(&mut self, var: &'static M::Variant, data: &[u8]) -> Option<String> {
+        let sc = model::decode::<M>(data);
+        let v = self.runner.run(&sc, var, Source::Bytes(&sc.decisions));
         let x = v.violation.as_ref()?;
         if self.only.as_ref().is_some_and(|o| !o.matches(x)) {
             return None;
@@ -126,104 +153,51 @@ impl Target {
         ))
     }
 
-    /// The `vtd` target: the whole input is one raw scenario on the configured variant.
+    /// The `vtd` and `smmuv3` targets: the whole input is one raw scenario on the configured
+    /// variant.
     pub fn check(&mut self, data: &[u8]) -> Option<String> {
         self.check_on(self.variant, data)
     }
 
     /// The `vtd_any` target: the first byte picks the variant, the rest is the raw scenario.
     pub fn check_any(&mut self, data: &[u8]) -> Option<String> {
-        let (var, rest) = split_any(data);
+        let (var, rest) = split_any::<M>(data);
         let r = self.check_on(var, rest)?;
         // The whole file, variant byte included, is what replays.
-        Some(r.replace(&format!("--variant {}\n", var.name), "--any\n"))
+        Some(r.replace(&format!("--variant {}\n", var.name()), "--any\n"))
     }
 }
 
 /// Splits a `vtd_any` input into its variant (first byte modulo the number of variants) and the
 /// raw scenario. An empty input runs the first variant with an empty scenario.
-pub fn split_any(data: &[u8]) -> (&'static Variant, &[u8]) {
+pub fn split_any<M: Model>(data: &[u8]) -> (&'static M::Variant, &[u8]) {
+    let vs = M::variants();
     match data.split_first() {
-        Some((b, rest)) => (&VARIANTS[*b as usize % VARIANTS.len()], rest),
-        None => (&VARIANTS[0], data),
+        Some((b, rest)) => (&vs[*b as usize % vs.len()], rest),
+        None => (&vs[0], data),
     }
 }
 
 /// The byte that makes a `vtd_any` input select `v`.
-pub fn any_byte(v: &Variant) -> u8 {
-    variants::index_of(v) as u8
-}
-
-/// The `smmuv3` target's state: like [`Target`], for the SMMUv3 model.
-pub struct SmmuTarget {
-    runner: smmu::Runner,
-    variant: &'static smmu_variants::Variant,
-    only: Option<Suppressions>,
-}
-
-impl SmmuTarget {
-    /// Reads the configuration from the environment (see the module documentation).
-    pub fn from_env() -> Self {
-        Self::configure(
-            std::env::var(ENV_VARIANT).ok().as_deref(),
-            env_suppressions("iommufuzz-smmuv3.supp").as_deref(),
-            std::env::var(ENV_ONLY).ok().as_deref(),
-        )
-        .unwrap_or_else(|e| config_error(e))
-    }
-
-    /// Builds a target from explicit settings (`None` = default: the SMMUv3 upstream variant,
-    /// no suppressions, every violation crashes).
-    pub fn configure(
-        variant: Option<&str>,
-        suppressions: Option<&str>,
-        only: Option<&str>,
-    ) -> Result<Self, String> {
-        let variant = match variant.filter(|s| !s.is_empty()) {
-            Some(n) => smmu_variants::by_name(n)
-                .ok_or_else(|| format!("{ENV_VARIANT}={n:?} is not a known smmuv3 variant"))?,
-            None => smmu_variants::newest(),
-        };
-        let mut runner = smmu::Runner::default();
-        runner.sup = self::suppressions(String::new(), suppressions)?;
-        Ok(SmmuTarget {
-            runner,
-            variant,
-            only: only_filter(only)?,
-        })
-    }
-
-    /// The variant the `smmuv3` target runs.
-    pub fn variant(&self) -> &'static smmu_variants::Variant {
-        self.variant
-    }
-
-    /// The `smmuv3` target: the whole input is one raw SMMUv3 scenario (`smmuv3::run_raw`, as
-    /// `iommufuzz replay --model smmuv3` decodes it); the report of a violation that should crash.
-    pub fn check(&mut self, data: &[u8]) -> Option<String> {
-        let v = smmu::run_raw(&mut self.runner, self.variant, data);
-        let x = v.violation.as_ref()?;
-        if self.only.as_ref().is_some_and(|o| !o.matches(x)) {
-            return None;
-        }
-        Some(crate::cli::smmu::report(
-            &self.runner,
-            &v,
-            self.variant,
-            Path::new("<crash-file>"),
-            false,
-        ))
-    }
+pub fn any_byte<M: Model>(v: &M::Variant) -> u8 {
+    M::variants()
+        .iter()
+        .position(|x| x.name() == v.name())
+        .expect("variant is registered") as u8
 }
 
 thread_local! {
     // Engines call the target on one thread; the runner's buffers are reused across calls.
-    static TARGET: RefCell<Option<Target>> = const { RefCell::new(None) };
+    static TARGET: RefCell<Option<VtdTarget>> = const { RefCell::new(None) };
     static SMMU_TARGET: RefCell<Option<SmmuTarget>> = const { RefCell::new(None) };
 }
 
-fn with_target<R>(f: impl FnOnce(&mut Target) -> R) -> R {
-    TARGET.with(|t| {
+/// Runs `f` on the thread's target of model `M`, configuring it on first use.
+fn with_target<M: Campaign + View, R>(
+    key: &'static LocalKey<RefCell<Option<Target<M>>>>,
+    f: impl FnOnce(&mut Target<M>) -> R,
+) -> R {
+    key.with(|t| {
         let mut t = t.borrow_mut();
         f(t.get_or_insert_with(Target::from_env))
     })
@@ -238,21 +212,17 @@ fn crash(report: Option<String>) {
 
 /// Body of the `vtd` fuzz target: panics with the report when a violation is found.
 pub fn vtd(data: &[u8]) {
-    crash(with_target(|t| t.check(data)));
+    crash(with_target(&TARGET, |t| t.check(data)));
 }
 
 /// Body of the `vtd_any` fuzz target: like [`vtd`], the first byte choosing the variant.
 pub fn vtd_any(data: &[u8]) {
-    crash(with_target(|t| t.check_any(data)));
+    crash(with_target(&TARGET, |t| t.check_any(data)));
 }
 
 /// Body of the `smmuv3` fuzz target: panics with the report when a violation is found.
 pub fn smmuv3(data: &[u8]) {
-    let r = SMMU_TARGET.with(|t| {
-        let mut t = t.borrow_mut();
-        t.get_or_insert_with(SmmuTarget::from_env).check(data)
-    });
-    crash(r);
+    crash(with_target(&SMMU_TARGET, |t| t.check(data)));
 }
 
 #[cfg(test)]
@@ -261,20 +231,20 @@ mod tests {
 
     #[test]
     fn bad_settings_are_reported_not_panicked() {
-        assert!(Target::configure(Some("linux-9.9"), None, None)
+        assert!(VtdTarget::configure(Some("linux-9.9"), None, None)
             .err()
             .unwrap()
             .contains("not a known variant"));
-        assert!(Target::configure(None, Some("/nonexistent/x.supp"), None).is_err());
-        assert!(Target::configure(None, None, Some("bogus")).is_err());
-        let t = Target::configure(None, None, None).unwrap();
-        assert_eq!(t.variant().name, variants::newest().name);
+        assert!(VtdTarget::configure(None, Some("/nonexistent/x.supp"), None).is_err());
+        assert!(VtdTarget::configure(None, None, Some("bogus")).is_err());
+        let t = VtdTarget::configure(None, None, None).unwrap();
+        assert_eq!(t.variant().name, crate::vtd::variants::newest().name);
     }
 
     #[test]
     fn smmuv3_settings_default_to_upstream_and_bad_ones_are_reported() {
         let t = SmmuTarget::configure(None, None, None).unwrap();
-        assert_eq!(t.variant().name, smmu_variants::newest().name);
+        assert_eq!(t.variant().name, crate::smmuv3::variants::newest().name);
         let e = SmmuTarget::configure(Some("linux-7.0-typo"), None, None)
             .err()
             .unwrap();
@@ -304,7 +274,7 @@ mod tests {
             .expect("random inputs violate on upstream");
         let rep = t.check(&input).unwrap();
         assert!(rep.contains("--model smmuv3 --variant linux-7.0"), "{rep}");
-        let sig = smmu::run_raw(&mut t.runner, t.variant, &input)
+        let sig = crate::smmuv3::scenario::run_raw(&mut t.runner, t.variant, &input)
             .violation
             .unwrap()
             .signature();
@@ -326,9 +296,9 @@ mod tests {
 
     #[test]
     fn any_byte_selects_every_variant() {
-        for v in VARIANTS {
-            let data = [any_byte(v), 9, 9];
-            let (w, rest) = split_any(&data);
+        for v in crate::VARIANTS {
+            let data = [any_byte::<VtdModel>(v), 9, 9];
+            let (w, rest) = split_any::<VtdModel>(&data);
             assert_eq!(w.name, v.name);
             assert_eq!(rest, &[9, 9]);
         }
@@ -337,7 +307,7 @@ mod tests {
     #[test]
     fn only_filter_lets_other_violations_pass() {
         // Find an input that violates on the newest variant, then check the filter on it.
-        let mut t = Target::configure(None, None, None).unwrap();
+        let mut t = VtdTarget::configure(None, None, None).unwrap();
         let input = crate::bench_inputs(64)
             .into_iter()
             .map(|sc| crate::vtd::encode::encode(&sc, &sc.decisions).unwrap())
@@ -345,14 +315,14 @@ mod tests {
             .expect("the benchmark workload has violations on the newest variant");
         let v = crate::run_raw(&mut t.runner, t.variant, &input);
         let sig = v.violation.unwrap().signature();
-        let mut same = Target::configure(
+        let mut same = VtdTarget::configure(
             None,
             None,
             Some(&format!("lost-completion:nope:nope;{sig}")),
         )
         .unwrap();
         assert!(same.check(&input).unwrap().contains(&sig));
-        let mut other = Target::configure(None, None, Some("false-success:nope:*")).unwrap();
+        let mut other = VtdTarget::configure(None, None, Some("false-success:nope:*")).unwrap();
         assert!(other.check(&input).is_none());
     }
 }

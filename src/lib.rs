@@ -26,12 +26,7 @@ watchdog-soft-lockup:*:ats-timeout
 rcu-stall:*:ats-timeout
 ";
 
-/// The built-in suppressions.
-pub fn default_suppressions() -> Suppressions {
-    Suppressions::parse(DEFAULT_SUPPRESSIONS).expect("built-in suppressions parse")
-}
-
-/// Runs raw fuzzer bytes on a variant with the default oracles; what every fuzz target calls.
+/// Runs raw fuzzer bytes on a VT-d variant with the default oracles, as the fuzz targets do.
 pub fn run_raw(runner: &mut Runner, v: &'static Variant, data: &[u8]) -> Verdict {
     let sc = decode(data);
     runner.run(&sc, v, Source::Bytes(&sc.decisions))

@@ -95,11 +95,11 @@ fn corpus_reaches_every_operation_fault_and_event_and_never_crashes() {
 
 #[test]
 fn vtd_any_corpus_passes_on_the_variant_its_first_byte_selects() {
-    let mut t = iommufuzz::fuzz::Target::configure(None, None, None).unwrap();
+    let mut t = iommufuzz::fuzz::VtdTarget::configure(None, None, None).unwrap();
     let files = read_dir(&root().join("corpus/vtd_any"));
     let mut vars = std::collections::BTreeSet::new();
     for (name, bytes) in &files {
-        let (v, _) = iommufuzz::fuzz::split_any(bytes);
+        let (v, _) = iommufuzz::fuzz::split_any::<VtdModel>(bytes);
         assert!(
             name.ends_with(v.name),
             "{name} is named after another variant"
@@ -181,7 +181,7 @@ fn minimized_reproducers_keep_their_signature_in_every_front_end() {
         // The fuzz target's entry point sees the same bug in the same bytes, with the same
         // trace as the command line.
         let bytes = std::fs::read(&raw).unwrap();
-        let mut t = iommufuzz::fuzz::Target::configure(Some(&var), None, None).unwrap();
+        let mut t = iommufuzz::fuzz::VtdTarget::configure(Some(&var), None, None).unwrap();
         let report = t.check(&bytes).expect("fuzz target crashes on it");
         let cli = String::from_utf8_lossy(
             &bin(&["replay", raw.to_str().unwrap(), "--variant", &var]).stdout,
@@ -191,7 +191,9 @@ fn minimized_reproducers_keep_their_signature_in_every_front_end() {
         assert_eq!(trace(&report), trace(&cli));
         assert!(report.contains(&want));
         // vtd_any: the variant byte in front gives the same verdict.
-        let mut any = vec![iommufuzz::fuzz::any_byte(variants::by_name(&var).unwrap())];
+        let mut any = vec![iommufuzz::fuzz::any_byte::<VtdModel>(
+            variants::by_name(&var).unwrap(),
+        )];
         any.extend_from_slice(&bytes);
         assert_eq!(trace(&t.check_any(&any).unwrap()), trace(&report));
     }

@@ -41,7 +41,10 @@ fn root() -> PathBuf {
 
 /// Replays a VT-d reproducer of tests/data/triage on linux-7.0 with `sup` (built-in ones too).
 fn replay(file: &str, sup: &str) -> Verdict {
-    let l = input::load(&root().join("tests/data/triage").join(file)).expect("loads");
+    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
+        &root().join("tests/data/triage").join(file),
+    )
+    .expect("loads");
     let mut r = Runner::default();
     let text = format!("{}{sup}", iommufuzz::DEFAULT_SUPPRESSIONS);
     r.sup = Suppressions::parse(&text).expect("suppressions parse");

@@ -5,6 +5,7 @@
 use super::corpus::Spec;
 use super::minimize::{Cand, Shrinker};
 use crate::sim::model::{self, Act, Model, ScenarioOf};
+use std::fs::Metadata;
 
 /// A model the campaign commands run.
 pub trait Campaign: Model {
@@ -54,6 +55,30 @@ pub trait Campaign: Model {
     const SEED_DECISIONS: usize;
     /// The comment lines that open the dictionary.
     const DICT_HEADER: &'static str;
+
+    /// The standard workload `bench` times: `n` decision streams from a fixed seed.
+    fn bench_inputs(n: usize) -> Vec<ScenarioOf<Self>>;
+
+    /// Whether a reproducer's bytes are read as a JSON scenario file rather than as raw input:
+    /// by default when they start like JSON.
+    fn is_json(bytes: &[u8]) -> bool {
+        super::input::looks_like_json(bytes)
+    }
+    /// Why a path cannot be a reproducer (a directory, too large), in the words its loader has
+    /// always used; `None` when it can.
+    fn unfit(meta: &Metadata) -> Option<String> {
+        let max = super::input::MAX_INPUT;
+        if meta.is_dir() {
+            Some("is a directory, expected a file".into())
+        } else if meta.len() > max {
+            Some(format!(
+                "{} bytes is larger than the {max}-byte limit",
+                meta.len()
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// The model's name followed by `sep` where its outputs name it, else nothing.

@@ -5,10 +5,13 @@
 //! faults and device events included. "No violation" is then a statement about all of them: a
 //! patch's variant passes a scenario within that bound, while the variant it fixes fails it.
 
-use super::Usage;
+use super::campaign::Campaign;
+use super::{input, Usage};
 use crate::sim::dfs::Dfs;
 use crate::sim::model::{Model, ScenarioOf, Variant};
 use crate::sim::runner::Runner;
+use crate::smmuv3::model::Smmuv3Model;
+use crate::vtd::model::VtdModel;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -163,18 +166,20 @@ pub fn run<M: Model>(
     Ok(print(a, var, &o, t.elapsed().as_secs_f64()))
 }
 
+/// `iommufuzz check` on a reproducer of model `M`.
+fn check_as<M: Campaign>(a: &Args) -> Result<i32, Usage> {
+    let l = input::load_as::<M>(&a.file, a.any).map_err(Usage)?;
+    let var = input::variant::<M>(a.variant.as_deref(), l.variant.as_deref()).map_err(Usage)?;
+    let mut r = super::runner_for::<M>(&a.oracle)?;
+    run(&mut r, &l.scenario, var, a)
+}
+
 /// `iommufuzz check`.
 pub fn check(a: &Args) -> Result<i32, Usage> {
     validate(a)?;
-    let model = super::smmu::model_of(&a.file, a.model.as_deref())?;
-    if model == super::smmu::MODEL {
-        let l = super::smmu::load(&a.file).map_err(Usage)?;
-        let var = super::smmu::variant(a.variant.as_deref(), l.variant.as_deref())?;
-        let mut r = super::smmu::runner(&a.oracle)?;
-        return run(&mut r, &l.scenario, var, a);
+    if input::model_of(&a.file, a.model.as_deref())? == Smmuv3Model::NAME {
+        check_as::<Smmuv3Model>(a)
+    } else {
+        check_as::<VtdModel>(a)
     }
-    let l = super::input::load_as(&a.file, a.any).map_err(Usage)?;
-    let var = super::input::variant(a.variant.as_deref(), l.variant.as_deref()).map_err(Usage)?;
-    let mut r = super::runner(&a.oracle)?;
-    run(&mut r, &l.scenario, var, a)
 }

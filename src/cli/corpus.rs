@@ -7,7 +7,9 @@
 //! before it starts fuzzing.
 
 use super::campaign::{self, say, Campaign};
-use super::{smmu, OracleArgs, Usage};
+use super::input;
+use super::{OracleArgs, Usage};
+use crate::sim::model::Model as _;
 use crate::sim::model::{ScenarioOf, Variant as _};
 use crate::sim::outcome::Source;
 use crate::sim::runner::Runner;
@@ -117,14 +119,14 @@ pub fn corpus(
     dict_out: Option<&Path>,
     o: &OracleArgs,
 ) -> Result<i32, Usage> {
-    if model == smmu::MODEL {
+    if model == Smmuv3Model::NAME {
         if any {
             return Err(Usage(
                 "--any is for vtd_any seeds; the smmuv3 target has no variant byte".into(),
             ));
         }
-        let var = smmu::variant(variant, None)?;
-        let r = smmu::runner(o)?;
+        let var = input::variant::<Smmuv3Model>(variant, None)?;
+        let r = super::runner_for::<Smmuv3Model>(o)?;
         // This command refuses a directory as the dictionary before writing anything (after
         // the output check `write` makes first); the VT-d one finds out when writing it.
         let out_ok = !out.exists() || out.is_dir();
@@ -136,7 +138,7 @@ pub fn corpus(
         }
         return write::<Smmuv3Model>(out, r, var, false, dict_out);
     }
-    let var = super::input::variant(variant, None)?;
+    let var = input::variant::<VtdModel>(variant, None)?;
     write::<VtdModel>(out, super::runner(o)?, var, any, dict_out)
 }
 

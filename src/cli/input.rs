@@ -1,19 +1,21 @@
-//! Reading reproducers: raw fuzzer bytes or a JSON scenario file, with one-line reasons for
-//! everything that cannot be read.
+//! Reading reproducers of any model: raw fuzzer bytes or a JSON scenario file, with one-line
+//! reasons for everything that cannot be read; and telling which model a file is for.
 
+use super::campaign::{tag, Campaign};
+use super::Usage;
 use crate::sim::choice::Step;
-use crate::sim::model::{Act, Model, ScenarioOf};
+use crate::sim::model::{self, Act, Model, ScenarioOf};
 use crate::sim::outcome::Source;
+use crate::sim::scenario::ScenarioFile;
+use crate::smmuv3::model::Smmuv3Model;
 use crate::vtd::model::VtdModel;
-use crate::vtd::scenario::{decode, ScenarioFile};
-use crate::vtd::variants::{self, Variant};
 use std::path::Path;
 
 /// Largest input accepted (libFuzzer's default -max_len is far below this).
 pub const MAX_INPUT: u64 = 1 << 20;
 
-/// A reproducer of model `M` (VT-d unless named), decoded.
-pub struct Loaded<M: Model = VtdModel> {
+/// A reproducer of model `M`, decoded.
+pub struct Loaded<M: Model> {
     /// The scenario.
     pub scenario: ScenarioOf<M>,
     /// Variant named in the file (JSON only).
@@ -35,47 +37,73 @@ impl<M: Model> Loaded<M> {
 }
 
 /// True when the bytes look like a JSON document.
-fn looks_like_json(b: &[u8]) -> bool {
+pub fn looks_like_json(b: &[u8]) -> bool {
     let first = b.iter().find(|c| !c.is_ascii_whitespace());
     matches!(first, Some(b'{') | Some(b'[')) && std::str::from_utf8(b).is_ok()
 }
 
-/// Reads and decodes a reproducer file.
-pub fn load(path: &Path) -> Result<Loaded, String> {
+/// The `model` field of a JSON scenario file, if `bytes` is one.
+pub fn json_model(bytes: &[u8]) -> Option<String> {
+    let first = bytes.iter().find(|c| !c.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    v.get("model")?.as_str().map(str::to_string)
+}
+
+/// The model a reproducer file is for: its JSON `model` field, else the flag, else vtd.
+pub fn model_of(path: &Path, flag: Option<&str>) -> Result<String, Usage> {
+    let bytes = std::fs::read(path).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
+    let m = json_model(&bytes).or(flag.map(str::to_string));
+    let m = m.unwrap_or_else(|| VtdModel::NAME.into());
+    if m != VtdModel::NAME && m != Smmuv3Model::NAME {
+        return Err(Usage(format!(
+            "model {m:?} is not supported (known: vtd, smmuv3)"
+        )));
+    }
+    Ok(m)
+}
+
+/// The bytes of a reproducer file, refused if it is no file, too large or empty.
+fn read<M: Campaign>(path: &Path) -> Result<Vec<u8>, String> {
     let p = path.display();
     let meta = std::fs::metadata(path).map_err(|e| format!("{p}: {e}"))?;
-    if meta.is_dir() {
-        return Err(format!("{p}: is a directory, expected a file"));
-    }
-    if meta.len() > MAX_INPUT {
-        return Err(format!(
-            "{p}: {} bytes is larger than the {MAX_INPUT}-byte limit",
-            meta.len()
-        ));
+    if let Some(why) = M::unfit(&meta) {
+        return Err(format!("{p}: {why}"));
     }
     let bytes = std::fs::read(path).map_err(|e| format!("{p}: {e}"))?;
     if bytes.is_empty() {
         return Err(format!("{p}: empty file"));
     }
-    if looks_like_json(&bytes) {
-        return load_json(&bytes).map_err(|e| format!("{p}: {e}"));
+    Ok(bytes)
+}
+
+/// Reads and decodes a reproducer file of model `M` (JSON scenario file or raw bytes).
+pub fn load<M: Campaign>(path: &Path) -> Result<Loaded<M>, String> {
+    let bytes = read::<M>(path)?;
+    if M::is_json(&bytes) {
+        return load_json(&bytes).map_err(|e| format!("{}: {e}", path.display()));
     }
-    let scenario = decode(&bytes);
     Ok(Loaded {
-        scenario,
+        scenario: model::decode::<M>(&bytes),
         variant: None,
         labels: None,
         raw: Some(bytes),
     })
 }
 
-fn load_json(bytes: &[u8]) -> Result<Loaded, String> {
-    let f: ScenarioFile = serde_json::from_slice(bytes)
-        .map_err(|e| format!("not an iommufuzz scenario file: {e}"))?;
-    if f.model != "vtd" {
-        return Err(format!("model {:?} is not supported (known: vtd)", f.model));
+fn load_json<M: Campaign>(bytes: &[u8]) -> Result<Loaded<M>, String> {
+    let f: ScenarioFile<M> = serde_json::from_slice(bytes)
+        .map_err(|e| format!("not an iommufuzz {}scenario file: {e}", tag::<M>(" ")))?;
+    if f.model != M::NAME {
+        return Err(format!(
+            "model {:?} is not supported (known: {})",
+            f.model,
+            M::NAME
+        ));
     }
-    f.scenario.validate()?;
+    M::validate(&f.scenario)?;
     let log = f.steps()?;
     if f.heal_at > log.len() {
         return Err(format!(
@@ -93,23 +121,30 @@ fn load_json(bytes: &[u8]) -> Result<Loaded, String> {
 }
 
 /// Resolves a variant name: the flag, else the file's, else the newest upstream.
-pub fn variant(flag: Option<&str>, file: Option<&str>) -> Result<&'static Variant, String> {
+pub fn variant<M: Campaign>(
+    flag: Option<&str>,
+    file: Option<&str>,
+) -> Result<&'static M::Variant, String> {
     match flag.or(file) {
-        Some(n) => variants::by_name(n)
-            .ok_or_else(|| format!("unknown variant {n:?} (see `iommufuzz list`)")),
-        None => Ok(variants::newest()),
+        Some(n) => model::by_name::<M>(n).ok_or_else(|| {
+            format!(
+                "unknown {}variant {n:?} (see `iommufuzz list`)",
+                tag::<M>(" ")
+            )
+        }),
+        None => Ok(model::newest::<M>()),
     }
 }
 
 /// Reads a reproducer; with `any`, a raw file is a `vtd_any` input whose first byte names the
 /// variant (as the `vtd_any` fuzz target reads it).
-pub fn load_as(path: &Path, any: bool) -> Result<Loaded, String> {
-    let mut l = load(path)?;
+pub fn load_as<M: Campaign>(path: &Path, any: bool) -> Result<Loaded<M>, String> {
+    let mut l = load::<M>(path)?;
     if any {
         if let Some(raw) = &l.raw {
-            let (v, rest) = crate::fuzz::split_any(raw);
-            l.scenario = decode(rest);
-            l.variant = Some(v.name.to_string());
+            let (v, rest) = crate::fuzz::split_any::<M>(raw);
+            l.scenario = model::decode::<M>(rest);
+            l.variant = Some(crate::sim::model::Variant::name(v).to_string());
         }
     }
     Ok(l)

@@ -11,9 +11,9 @@
 
 use super::campaign::{self, say, tag, Campaign};
 use super::input::{self, Loaded};
-use super::{smmu, OracleArgs, Usage};
+use super::{OracleArgs, Usage};
 use crate::sim::choice::{pick_bytes, Step};
-use crate::sim::model::{Act, ScenarioOf, Variant as _};
+use crate::sim::model::{Act, Model as _, ScenarioOf, Variant as _};
 use crate::sim::outcome::Source;
 use crate::sim::runner::Runner;
 use crate::sim::scenario::ScenarioFile;
@@ -255,22 +255,22 @@ pub fn minimize(
 ) -> Result<i32, Usage> {
     super::model_flag(model)?;
     let (json, raw) = out_paths(file, out);
-    if smmu::model_of(file, model)? == smmu::MODEL {
+    if input::model_of(file, model)? == Smmuv3Model::NAME {
         if any {
             return Err(Usage(format!(
                 "{}: --any is for vtd_any inputs, not smmuv3 ones",
                 file.display()
             )));
         }
-        let l = smmu::load(file)?;
-        let var = smmu::variant(variant, l.variant.as_deref())?;
-        let r = smmu::runner(o)?;
+        let l = input::load::<Smmuv3Model>(file)?;
+        let var = input::variant::<Smmuv3Model>(variant, l.variant.as_deref())?;
+        let r = super::runner_for::<Smmuv3Model>(o)?;
         return shrink_file::<Smmuv3Model>(file, &l, var, r, (&json, &raw), None);
     }
-    let l = input::load_as(file, any)?;
-    let var = input::variant(variant, l.variant.as_deref())?;
-    let r = super::runner(o)?;
-    let any_byte = any.then(|| crate::fuzz::any_byte(var));
+    let l = input::load_as::<VtdModel>(file, any)?;
+    let var = input::variant::<VtdModel>(variant, l.variant.as_deref())?;
+    let r = super::runner_for::<VtdModel>(o)?;
+    let any_byte = any.then(|| crate::fuzz::any_byte::<VtdModel>(var));
     shrink_file::<VtdModel>(file, &l, var, r, (&json, &raw), any_byte)
 }
 

@@ -8,6 +8,7 @@ pub mod check;
 pub mod corpus;
 pub mod explore;
 pub mod input;
+pub mod list;
 pub mod minimize;
 pub mod regress;
 pub mod replay;
@@ -15,6 +16,10 @@ pub mod smmu;
 pub mod triage;
 pub mod ttb;
 
+use crate::sim::model::Model;
+use crate::sim::runner::Runner;
+use crate::smmuv3::model::Smmuv3Model;
+use crate::vtd::model::VtdModel;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -170,19 +175,25 @@ impl From<String> for Usage {
 pub fn model_flag(m: Option<&str>) -> Result<&'static str, Usage> {
     match m.unwrap_or("vtd") {
         "vtd" => Ok("vtd"),
-        smmu::MODEL => Ok(smmu::MODEL),
+        Smmuv3Model::NAME => Ok(Smmuv3Model::NAME),
         x => Err(Usage(format!(
             "model {x:?} is not supported (known: vtd, smmuv3)"
         ))),
     }
 }
 
-/// Builds the runner options from the oracle flags.
+/// The VT-d runner with the oracle flags applied (what `explore` runs).
 pub fn runner(o: &OracleArgs) -> Result<crate::Runner, Usage> {
-    let mut r = crate::Runner::default();
+    runner_for::<VtdModel>(o)
+}
+
+/// A runner of model `M` with the oracle flags applied: the model's built-in suppressions
+/// unless `--no-default-suppressions`, then the user's file, then the disabled classes.
+pub fn runner_for<M: Model>(o: &OracleArgs) -> Result<Runner<M>, Usage> {
+    let mut r = Runner::<M>::default();
     let mut text = String::new();
     if !o.no_default_suppressions {
-        text.push_str(crate::DEFAULT_SUPPRESSIONS);
+        text.push_str(M::SUPPRESSIONS);
     }
     if let Some(p) = &o.suppressions {
         let s = std::fs::read_to_string(p).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
@@ -223,7 +234,7 @@ pub fn main() -> i32 {
     };
     let r = match cli.cmd {
         Cmd::List => {
-            list();
+            list::list();
             Ok(0)
         }
         Cmd::Replay {
@@ -234,15 +245,17 @@ pub fn main() -> i32 {
             any,
             model,
             oracle,
-        } => match smmu::model_of(&file, model.as_deref()) {
-            Ok(m) if m == smmu::MODEL => smmu::replay(
+        } => match input::model_of(&file, model.as_deref()) {
+            // Raw SMMUv3 inputs carry no variant byte: `--any` is for vtd_any files.
+            Ok(m) if m == Smmuv3Model::NAME => replay::replay::<Smmuv3Model>(
                 &file,
                 variant.as_deref(),
+                false,
                 full,
                 json_out.as_deref(),
                 &oracle,
             ),
-            Ok(_) => replay::replay(
+            Ok(_) => replay::replay::<VtdModel>(
                 &file,
                 variant.as_deref(),
                 any,
@@ -252,10 +265,14 @@ pub fn main() -> i32 {
             ),
             Err(e) => Err(e),
         },
-        Cmd::Explore(a) if a.model == smmu::MODEL && a.schedule != explore::Schedule::Bytes => Err(
-            Usage("--schedule pct is not available for --model smmuv3 yet".into()),
-        ),
-        Cmd::Explore(a) if a.model == smmu::MODEL => smmu::explore(&a),
+        Cmd::Explore(a)
+            if a.model == Smmuv3Model::NAME && a.schedule != explore::Schedule::Bytes =>
+        {
+            Err(Usage(
+                "--schedule pct is not available for --model smmuv3 yet".into(),
+            ))
+        }
+        Cmd::Explore(a) if a.model == Smmuv3Model::NAME => smmu::explore(&a),
         Cmd::Explore(a) => explore::explore(&a),
         Cmd::Check(a) => check::check(&a),
         Cmd::Regress { dir } => regress::regress(&dir),
@@ -264,12 +281,13 @@ pub fn main() -> i32 {
             out,
             variant,
             model,
-        } => match smmu::model_of(&file, model.as_deref()) {
-            Ok(m) if m == smmu::MODEL => smmu::convert(&file, &out, variant.as_deref()),
-            Ok(_) => replay::convert(&file, &out, variant.as_deref()),
+        } => match input::model_of(&file, model.as_deref()) {
+            Ok(m) if m == Smmuv3Model::NAME => {
+                replay::convert::<Smmuv3Model>(&file, &out, variant.as_deref())
+            }
+            Ok(_) => replay::convert::<VtdModel>(&file, &out, variant.as_deref()),
             Err(e) => Err(e),
         },
-        Cmd::Bench(a) if a.model == smmu::MODEL => smmu::bench(a.runs),
         Cmd::Bench(a) => bench::bench(&a),
         Cmd::Corpus {
             out,
@@ -312,16 +330,4 @@ pub fn main() -> i32 {
             2
         }
     }
-}
-
-fn list() {
-    println!("model vtd (Intel VT-d queued invalidation, drivers/iommu/intel/dmar.c)");
-    for v in crate::VARIANTS {
-        let up = if v.upstream { " [upstream]" } else { "" };
-        println!(
-            "  {:<14} {}{up}\n  {:<14} commits: {}",
-            v.name, v.desc, "", v.commits
-        );
-    }
-    smmu::list();
 }

@@ -1,13 +1,16 @@
-//! `iommufuzz replay` and `iommufuzz convert`.
+//! `iommufuzz replay` and `iommufuzz convert` for every model, and the report they print.
 
+use super::campaign::{say, Campaign};
 use super::input::{self, Loaded};
 use super::{OracleArgs, Usage};
 use crate::oracle::{Class, Violation};
 use crate::report::timeline;
+use crate::report::view::View;
 use crate::sim::clock::fmt_time;
-use crate::vtd::report::{lines, state_now};
-use crate::vtd::scenario::{Runner, Verdict};
-use crate::vtd::variants::Variant;
+use crate::sim::cpu::HasMachine;
+use crate::sim::model::{Model, Variant as _};
+use crate::sim::outcome::Verdict;
+use crate::sim::runner::Runner;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -92,38 +95,57 @@ pub fn report_tail(o: &mut String, v: &Verdict, timeline: &str, state: &str, aga
     let _ = writeln!(o, "\nreproduce: {again}");
 }
 
-/// The verdict, explanation, timeline and reproduce command.
-pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -> String {
+/// The verdict, explanation, timeline and reproduce command of the last run of `r`.
+pub fn report<M: Campaign + View>(
+    r: &Runner<M>,
+    v: &Verdict,
+    var: &M::Variant,
+    file: &Path,
+    full: bool,
+) -> String {
     let mut o = String::new();
     let w = r.world();
-    let ncpus = w.m.ncpus as usize;
-    verdict_head(&mut o, v.violation.as_ref(), &v.suppressed, var.name);
-    if w.prints > 0 {
-        let _ = writeln!(
-            o,
-            "  qi_dump_fault printed {} times with interrupts off",
-            w.prints
-        );
-    }
+    verdict_head(&mut o, v.violation.as_ref(), &v.suppressed, var.name());
+    M::notes(&w, &mut o);
+    let ncpus = w.machine().ncpus as usize;
     let timeline = timeline::render(
-        &lines(&w),
+        &M::lines(&w),
         ncpus,
-        "HW / devices / env",
+        M::HW_COLUMN,
         if full { 0 } else { 120 },
     );
-    let again = format!("iommufuzz replay {} --variant {}", file.display(), var.name);
-    report_tail(&mut o, v, &timeline, &state_now(&w), &again);
+    let again = format!(
+        "iommufuzz replay {} {}--variant {}",
+        file.display(),
+        model_flag::<M>(),
+        var.name()
+    );
+    report_tail(&mut o, v, &timeline, &M::state_now(&w), &again);
     o
 }
 
-fn run(l: &Loaded, var: &'static Variant, o: &OracleArgs) -> Result<(Runner, Verdict), Usage> {
-    let mut r = super::runner(o)?;
+/// The `--model` flag a command line needs for `M`: none for VT-d, the default model.
+fn model_flag<M: Campaign>() -> String {
+    if M::NAMED {
+        format!("--model {} ", M::NAME)
+    } else {
+        String::new()
+    }
+}
+
+fn run<M: Model>(
+    l: &Loaded<M>,
+    var: &'static M::Variant,
+    o: &OracleArgs,
+) -> Result<(Runner<M>, Verdict), Usage> {
+    let mut r = super::runner_for::<M>(o)?;
     let v = r.run(&l.scenario, var, l.source());
     Ok((r, v))
 }
 
-/// `iommufuzz replay FILE`.
-pub fn replay(
+/// `iommufuzz replay FILE` for a reproducer of model `M`. With `any`, a raw file is a `vtd_any`
+/// input, its variant in its first byte.
+pub fn replay<M: Campaign + View>(
     file: &Path,
     variant: Option<&str>,
     any: bool,
@@ -131,13 +153,13 @@ pub fn replay(
     json_out: Option<&Path>,
     o: &OracleArgs,
 ) -> Result<i32, Usage> {
-    let l = input::load_as(file, any)?;
-    let var = input::variant(variant, l.variant.as_deref())?;
+    let l = input::load_as::<M>(file, any)?;
+    let var = input::variant::<M>(variant, l.variant.as_deref())?;
     let (r, v) = run(&l, var, o)?;
     let mut text = report(&r, &v, var, file, full);
     if any {
         // A vtd_any file carries its variant in its first byte.
-        text = text.replace(&format!("--variant {}\n", var.name), "--any\n");
+        text = text.replace(&format!("--variant {}\n", var.name()), "--any\n");
     }
     out(&text);
     if let Some(out) = json_out {
@@ -146,16 +168,22 @@ pub fn replay(
     Ok(if v.violation.is_some() { 1 } else { 0 })
 }
 
-fn write_json(r: &Runner, l: &Loaded, var: &Variant, out: &Path) -> Result<(), Usage> {
+fn write_json<M: Model>(
+    r: &Runner<M>,
+    l: &Loaded<M>,
+    var: &M::Variant,
+    out: &Path,
+) -> Result<(), Usage> {
     let f = r.to_file(&l.scenario, var);
     let s = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;
     std::fs::write(out, s + "\n").map_err(|e| Usage(format!("{}: {e}", out.display())))
 }
 
-/// `iommufuzz convert FILE --out OUT`: run once, record labelled decisions.
-pub fn convert(file: &Path, out: &Path, variant: Option<&str>) -> Result<i32, Usage> {
-    let l = input::load(file)?;
-    let var = input::variant(variant, l.variant.as_deref())?;
+/// `iommufuzz convert FILE --out OUT` for a reproducer of model `M`: run once, record labelled
+/// decisions.
+pub fn convert<M: Campaign>(file: &Path, out: &Path, variant: Option<&str>) -> Result<i32, Usage> {
+    let l = input::load::<M>(file)?;
+    let var = input::variant::<M>(variant, l.variant.as_deref())?;
     let (r, v) = run(&l, var, &OracleArgs::default())?;
     write_json(&r, &l, var, out)?;
     let what = v
@@ -163,10 +191,10 @@ pub fn convert(file: &Path, out: &Path, variant: Option<&str>) -> Result<i32, Us
         .as_ref()
         .map(|x| x.signature())
         .unwrap_or_else(|| "pass".into());
-    println!(
-        "wrote {} ({} decisions, {what})",
+    say::<M>(&format!(
+        "wrote {} ({} decisions, {what})\n",
         out.display(),
         r.decisions().0.len()
-    );
+    ));
     Ok(0)
 }

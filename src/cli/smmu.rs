@@ -1,18 +1,14 @@
-//! The `--model smmuv3` side of the command line: loading reproducers, replay, convert,
-//! explore, regress and bench for the SMMUv3 model. The VT-d paths stay in their own files.
+//! `iommufuzz explore --model smmuv3`: seeded random exploration of the SMMUv3 model. Every
+//! other command reaches both models through the generic code beside this file.
 
-use super::replay::{out, report_tail, verdict_head};
+use super::replay::out;
 use super::{OracleArgs, Usage};
-use crate::oracle::Suppressions;
-use crate::report::timeline;
 use crate::smmuv3::model::Smmuv3Model;
-use crate::smmuv3::report::{lines, state_now};
-use crate::smmuv3::scenario::{decode, Runner, Scenario, ScenarioFile, Source, Verdict};
-use crate::smmuv3::variants::{self, Variant, VARIANTS};
+use crate::smmuv3::scenario::{decode, Runner, Scenario, Source};
+use crate::smmuv3::variants::Variant;
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -23,199 +19,17 @@ macro_rules! outln {
     };
 }
 
-/// The model name on the command line and in scenario files.
-pub const MODEL: &str = "smmuv3";
-
 /// What one explore worker did: runs, and how often each signature was seen.
 type Tally = (u64, BTreeMap<String, u64>);
 
-/// An SMMUv3 reproducer, decoded.
-pub type Loaded = super::input::Loaded<Smmuv3Model>;
-
-/// The `model` field of a JSON scenario file, if `bytes` is one.
-pub fn json_model(bytes: &[u8]) -> Option<String> {
-    let first = bytes.iter().find(|c| !c.is_ascii_whitespace());
-    if first != Some(&b'{') {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    v.get("model")?.as_str().map(str::to_string)
-}
-
-/// The model a reproducer file is for: its JSON `model` field, else the flag, else vtd.
-pub fn model_of(path: &Path, flag: Option<&str>) -> Result<String, Usage> {
-    let bytes = std::fs::read(path).map_err(|e| Usage(format!("{}: {e}", path.display())))?;
-    let m = json_model(&bytes).or(flag.map(str::to_string));
-    let m = m.unwrap_or_else(|| "vtd".into());
-    if m != "vtd" && m != MODEL {
-        return Err(Usage(format!(
-            "model {m:?} is not supported (known: vtd, smmuv3)"
-        )));
-    }
-    Ok(m)
-}
-
-/// Reads and decodes an SMMUv3 reproducer (JSON scenario file or raw bytes).
-pub fn load(path: &Path) -> Result<Loaded, String> {
-    let p = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{p}: {e}"))?;
-    if meta.is_dir() || meta.len() > super::input::MAX_INPUT {
-        return Err(format!(
-            "{p}: not a file of at most {} bytes",
-            super::input::MAX_INPUT
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("{p}: {e}"))?;
-    if bytes.is_empty() {
-        return Err(format!("{p}: empty file"));
-    }
-    if json_model(&bytes).is_none() {
-        return Ok(Loaded {
-            scenario: decode(&bytes),
-            variant: None,
-            labels: None,
-            raw: Some(bytes),
-        });
-    }
-    let f: ScenarioFile = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{p}: not an iommufuzz smmuv3 scenario file: {e}"))?;
-    f.scenario.validate().map_err(|e| format!("{p}: {e}"))?;
-    let log = f.steps().map_err(|e| format!("{p}: {e}"))?;
-    if f.heal_at > log.len() {
-        return Err(format!(
-            "{p}: heal_at {} is past the {} decisions",
-            f.heal_at,
-            log.len()
-        ));
-    }
-    Ok(Loaded {
-        scenario: f.scenario,
-        variant: Some(f.variant),
-        labels: Some((log, f.heal_at)),
-        raw: None,
-    })
-}
-
 /// Resolves a variant name: the flag, else the file's, else the newest upstream.
-pub fn variant(flag: Option<&str>, file: Option<&str>) -> Result<&'static Variant, Usage> {
-    match flag.or(file) {
-        Some(n) => variants::by_name(n).ok_or_else(|| {
-            Usage(format!(
-                "unknown smmuv3 variant {n:?} (see `iommufuzz list`)"
-            ))
-        }),
-        None => Ok(variants::newest()),
-    }
+fn variant(flag: Option<&str>, file: Option<&str>) -> Result<&'static Variant, String> {
+    super::input::variant::<Smmuv3Model>(flag, file)
 }
 
-/// A runner with the oracle flags applied (no built-in suppressions for this model).
-pub fn runner(o: &OracleArgs) -> Result<Runner, Usage> {
-    let mut r = Runner::default();
-    if let Some(p) = &o.suppressions {
-        let s = std::fs::read_to_string(p).map_err(|e| Usage(format!("{}: {e}", p.display())))?;
-        r.sup = Suppressions::parse(&s).map_err(|e| Usage(format!("suppressions: {e}")))?;
-    }
-    for d in &o.disable {
-        let c =
-            crate::Class::parse(d).ok_or_else(|| Usage(format!("unknown oracle class {d:?}")))?;
-        r.mask = r.mask.without(c);
-    }
-    Ok(r)
-}
-
-/// `iommufuzz list` lines of this model.
-pub fn list() {
-    outln!("model smmuv3 (ARM SMMUv3 command queue, drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c)");
-    for v in VARIANTS {
-        let up = if v.upstream { " [upstream]" } else { "" };
-        outln!(
-            "  {:<18} {}{up}\n  {:<18} commits: {}",
-            v.name,
-            v.desc,
-            "",
-            v.commits
-        );
-    }
-}
-
-/// The verdict, explanation, timeline and reproduce command.
-pub fn report(r: &Runner, v: &Verdict, var: &Variant, file: &Path, full: bool) -> String {
-    let mut o = String::new();
-    let w = r.world();
-    verdict_head(&mut o, v.violation.as_ref(), &v.suppressed, var.name);
-    if w.sync_timeouts > 0 {
-        let _ = writeln!(o, "  CMD_SYNC timeout printed {} times", w.sync_timeouts);
-    }
-    let ncpus = w.m.ncpus as usize;
-    let timeline = timeline::render(
-        &lines(&w),
-        ncpus,
-        "SMMU / devices / env",
-        if full { 0 } else { 120 },
-    );
-    let again = format!(
-        "iommufuzz replay {} --model smmuv3 --variant {}",
-        file.display(),
-        var.name
-    );
-    report_tail(&mut o, v, &timeline, &state_now(&w), &again);
-    o
-}
-
-fn write_json(r: &Runner, sc: &Scenario, var: &Variant, out: &Path) -> Result<(), Usage> {
-    let f = r.to_file(sc, var);
-    let s = serde_json::to_string_pretty(&f).map_err(|e| Usage(e.to_string()))?;
-    std::fs::write(out, s + "\n").map_err(|e| Usage(format!("{}: {e}", out.display())))
-}
-
-/// `iommufuzz replay FILE --model smmuv3`.
-pub fn replay(
-    file: &Path,
-    vflag: Option<&str>,
-    full: bool,
-    json_out: Option<&Path>,
-    o: &OracleArgs,
-) -> Result<i32, Usage> {
-    let l = load(file)?;
-    let var = variant(vflag, l.variant.as_deref())?;
-    let mut r = runner(o)?;
-    let v = r.run(&l.scenario, var, l.source());
-    out(&report(&r, &v, var, file, full));
-    if let Some(p) = json_out {
-        write_json(&r, &l.scenario, var, p)?;
-    }
-    Ok(if v.violation.is_some() { 1 } else { 0 })
-}
-
-/// `iommufuzz convert FILE --out OUT --model smmuv3`.
-pub fn convert(file: &Path, outp: &Path, vflag: Option<&str>) -> Result<i32, Usage> {
-    let l = load(file)?;
-    let var = variant(vflag, l.variant.as_deref())?;
-    let mut r = runner(&OracleArgs::default())?;
-    let v = r.run(&l.scenario, var, l.source());
-    write_json(&r, &l.scenario, var, outp)?;
-    let what = v
-        .violation
-        .as_ref()
-        .map(|x| x.signature())
-        .unwrap_or_else(|| "pass".into());
-    outln!(
-        "wrote {} ({} decisions, {what})",
-        outp.display(),
-        r.decisions().0.len()
-    );
-    Ok(0)
-}
-
-/// Runs one reproducer directory's scenario on `vname`: the violation class or "pass".
-pub fn check(scenario: &Path, vname: &str) -> Result<String, String> {
-    let l = load(scenario)?;
-    let var = variants::by_name(vname).ok_or_else(|| format!("unknown smmuv3 variant {vname}"))?;
-    let mut r = Runner::default();
-    let v = r.run(&l.scenario, var, l.source());
-    Ok(v.violation
-        .map(|x| x.class.name().to_string())
-        .unwrap_or_else(|| "pass".into()))
+/// The SMMUv3 runner with the oracle flags applied (what `explore` runs).
+fn runner(o: &OracleArgs) -> Result<Runner, Usage> {
+    super::runner_for::<Smmuv3Model>(o)
 }
 
 /// `iommufuzz explore --model smmuv3` (one worker per job, seeds seed..seed+jobs).
@@ -314,27 +128,4 @@ fn save(
 ) -> Result<(), Usage> {
     let stem = format!("smmuv3-{}-{sig}", var.name);
     super::explore::save_repro(dir, &stem, raw, &r.to_file(sc, var))
-}
-
-/// `iommufuzz bench --model smmuv3`: the standard SMMUv3 workload.
-pub fn bench(runs: u64) -> Result<i32, Usage> {
-    let inputs = crate::smmuv3::scenario::bench_inputs(256);
-    let var = variants::newest();
-    let mut r = Runner::default();
-    let (mut steps, mut viol) = (0u64, 0u64);
-    let t = Instant::now();
-    for i in 0..runs {
-        let sc = &inputs[(i % inputs.len() as u64) as usize];
-        let v = r.run(sc, var, Source::Bytes(&sc.decisions));
-        steps += v.steps;
-        viol += u64::from(v.violation.is_some());
-    }
-    let s = t.elapsed().as_secs_f64();
-    outln!(
-        "bench smmuv3 {}: {runs} runs in {s:.3} s = {:.0} exec/s ({:.0} steps/run, {viol} with a violation)",
-        var.name,
-        runs as f64 / s,
-        steps as f64 / runs as f64
-    );
-    Ok(0)
 }

@@ -12,10 +12,12 @@
 
 use super::campaign::{tag, Campaign};
 use super::input::{self, Loaded};
-use super::{smmu, OracleArgs, Usage};
+use super::{OracleArgs, Usage};
 use crate::sim::choice::Step;
-use crate::sim::model::{Act, Variant as _};
+use crate::sim::model::{Act, Model as _, Variant as _};
 use crate::sim::runner::Runner;
+use crate::smmuv3::model::Smmuv3Model;
+use crate::vtd::model::VtdModel;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -102,8 +104,8 @@ struct Bug {
 /// Which model a file of the triaged directory is for: its JSON `model` field, else `raw`.
 fn file_model(p: &Path, raw: &'static str) -> &'static str {
     let bytes = std::fs::read(p).unwrap_or_default();
-    match smmu::json_model(&bytes).as_deref() {
-        Some(smmu::MODEL) => smmu::MODEL,
+    match input::json_model(&bytes).as_deref() {
+        Some(Smmuv3Model::NAME) => Smmuv3Model::NAME,
         Some(_) => "vtd",
         None => raw,
     }
@@ -111,12 +113,12 @@ fn file_model(p: &Path, raw: &'static str) -> &'static str {
 
 /// Runs one SMMUv3 file: `Ok(Some(signature))`, `Ok(None)` for a pass, `Err` to skip it.
 fn smmu_file(
-    r: &mut crate::smmuv3::scenario::Runner,
+    r: &mut Runner<Smmuv3Model>,
     p: &Path,
     vflag: Option<&str>,
 ) -> Result<Option<String>, String> {
-    let l = smmu::load(p)?;
-    let var = smmu::variant(vflag, l.variant.as_deref()).map_err(|e| e.0)?;
+    let l = input::load::<Smmuv3Model>(p)?;
+    let var = input::variant::<Smmuv3Model>(vflag, l.variant.as_deref())?;
     Ok(run_one(r, &l, var))
 }
 
@@ -133,21 +135,21 @@ pub fn triage(
     if !dir.is_dir() {
         return Err(Usage(format!("{}: not a directory", dir.display())));
     }
-    if any && raw_model == smmu::MODEL {
+    if any && raw_model == Smmuv3Model::NAME {
         return Err(Usage(
             "--any is for vtd_any inputs; raw smmuv3 files have no variant byte".into(),
         ));
     }
-    let mut r = super::runner(o)?;
-    let mut sr = smmu::runner(o)?;
+    let mut r = super::runner_for::<VtdModel>(o)?;
+    let mut sr = super::runner_for::<Smmuv3Model>(o)?;
     if let Some(v) = variant {
-        if raw_model == smmu::MODEL {
-            smmu::variant(Some(v), None)?;
+        if raw_model == Smmuv3Model::NAME {
+            input::variant::<Smmuv3Model>(Some(v), None)?;
         } else {
-            input::variant(Some(v), None)?;
+            input::variant::<VtdModel>(Some(v), None)?;
         }
     }
-    let (vtd_flag, smmu_flag) = if raw_model == smmu::MODEL {
+    let (vtd_flag, smmu_flag) = if raw_model == Smmuv3Model::NAME {
         (None, variant)
     } else {
         (variant, None)
@@ -155,7 +157,7 @@ pub fn triage(
     let (mut bugs, mut passing) = (BTreeMap::<String, Bug>::new(), 0usize);
     let mut skipped: Vec<String> = Vec::new();
     for p in files(dir)? {
-        let sig = if file_model(&p, raw_model) == smmu::MODEL {
+        let sig = if file_model(&p, raw_model) == Smmuv3Model::NAME {
             match smmu_file(&mut sr, &p, smmu_flag) {
                 Ok(s) => s,
                 Err(e) => {
@@ -164,14 +166,14 @@ pub fn triage(
                 }
             }
         } else {
-            let l = match input::load_as(&p, any) {
+            let l = match input::load_as::<VtdModel>(&p, any) {
                 Ok(l) => l,
                 Err(e) => {
                     skipped.push(e);
                     continue;
                 }
             };
-            let var = input::variant(vtd_flag, l.variant.as_deref())?;
+            let var = input::variant::<VtdModel>(vtd_flag, l.variant.as_deref())?;
             run_one(&mut r, &l, var)
         };
         let Some(sig) = sig else {

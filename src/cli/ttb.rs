@@ -10,10 +10,16 @@
 //! expectation). Other violations do not stop a trial: the external engines get the signature
 //! through `IOMMUFUZZ_ONLY`, so they crash only on the bug being timed.
 
+use super::campaign::Campaign;
+use super::input::{json_model, load};
 use super::Usage;
 use crate::oracle::Suppressions;
+use crate::sim::model::Model as _;
+use crate::sim::runner::Runner;
+use crate::smmuv3::model::Smmuv3Model;
 use crate::smmuv3::scenario as smmu;
 use crate::smmuv3::variants as smmu_variants;
+use crate::vtd::model::VtdModel;
 use crate::vtd::scenario::{decode, Source};
 use crate::vtd::variants::{self, Variant};
 use rand::rngs::StdRng;
@@ -74,7 +80,7 @@ impl Var {
     pub fn model(&self) -> &'static str {
         match self {
             Var::Vtd(_) => "vtd",
-            Var::Smmuv3(_) => super::smmu::MODEL,
+            Var::Smmuv3(_) => Smmuv3Model::NAME,
         }
     }
 
@@ -107,20 +113,21 @@ pub struct Target {
 
 /// A bug's scenario run on one variant: the violation, if any.
 fn replay_bug(scenario: &Path, var: Var) -> Result<Option<crate::Violation>, String> {
-    Ok(match var {
-        Var::Vtd(v) => {
-            let l = super::input::load(scenario)?;
-            crate::Runner::default()
-                .run(&l.scenario, v, l.source())
-                .violation
-        }
-        Var::Smmuv3(v) => {
-            let l = super::smmu::load(scenario)?;
-            smmu::Runner::default()
-                .run(&l.scenario, v, l.source())
-                .violation
-        }
-    })
+    match var {
+        Var::Vtd(v) => violation::<VtdModel>(scenario, v),
+        Var::Smmuv3(v) => violation::<Smmuv3Model>(scenario, v),
+    }
+}
+
+/// The violation the scenario file of model `M` finds on `v`, if any.
+fn violation<M: Campaign>(
+    scenario: &Path,
+    v: &'static M::Variant,
+) -> Result<Option<crate::Violation>, String> {
+    let l = load::<M>(scenario)?;
+    Ok(Runner::<M>::default()
+        .run(&l.scenario, v, l.source())
+        .violation)
 }
 
 #[derive(serde::Deserialize)]
@@ -147,11 +154,11 @@ pub fn targets(dir: &Path) -> Result<Vec<Target>, String> {
             .to_string();
         let scenario = d.join("scenario.json");
         let bytes = std::fs::read(&scenario).map_err(|e| format!("{}: {e}", scenario.display()))?;
-        let is_smmu = super::smmu::json_model(&bytes).as_deref() == Some(super::smmu::MODEL);
+        let is_smmu = json_model(&bytes).as_deref() == Some(Smmuv3Model::NAME);
         let file_variant = if is_smmu {
-            super::smmu::load(&scenario)?.variant
+            load::<Smmuv3Model>(&scenario)?.variant
         } else {
-            super::input::load(&scenario)?.variant
+            load::<VtdModel>(&scenario)?.variant
         };
         let fails: Vec<(String, Option<String>)> =
             match std::fs::read_to_string(d.join("expect.json")) {

@@ -54,8 +54,14 @@ pub trait Model: Copy + Debug + Default + PartialEq + Eq + Send + Sync + 'static
     fn variants() -> &'static [Self::Variant];
     /// A world to reuse across runs (each run resets it).
     fn world() -> Self::World;
-    /// Signatures a runner suppresses unless told otherwise.
-    fn default_suppressions() -> Suppressions;
+    /// Signatures a runner suppresses unless told otherwise, as suppressions-file text: the
+    /// command line adds a user's file to it and `--no-default-suppressions` leaves it out.
+    const SUPPRESSIONS: &'static str;
+
+    /// The built-in suppressions, parsed.
+    fn default_suppressions() -> Suppressions {
+        Suppressions::parse(Self::SUPPRESSIONS).expect("built-in suppressions parse")
+    }
     /// Decodes the head of a raw input (everything before the decisions).
     fn head(u: &mut Unstructured) -> AResult<ScenarioOf<Self>>;
     /// Checks a scenario (from JSON or hand-written) against the model's limits.

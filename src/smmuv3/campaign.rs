@@ -10,6 +10,7 @@ use crate::cli::campaign::Campaign;
 use crate::cli::corpus::Spec;
 use crate::cli::minimize::{filter_log, Cand, Shrinker};
 use crate::sim::choice::Step;
+use std::fs::Metadata;
 
 /// A simpler form of one operation: one page, no delay, one buffer.
 fn simpler(o: Op) -> Option<Op> {
@@ -70,6 +71,18 @@ fn plainer(cl: &Client) -> Vec<Client> {
 impl Campaign for Smmuv3Model {
     const NAMED: bool = true;
     const QUIET_PIPE: bool = true;
+
+    /// Only a file that names its model: other bytes, even ones starting with `{`, are a raw
+    /// input, as the `smmuv3` fuzz target would read them.
+    fn is_json(bytes: &[u8]) -> bool {
+        crate::cli::input::json_model(bytes).is_some()
+    }
+
+    /// One reason for both, as the SMMUv3 loader has always said it.
+    fn unfit(meta: &Metadata) -> Option<String> {
+        let max = crate::cli::input::MAX_INPUT;
+        (meta.is_dir() || meta.len() > max).then(|| format!("not a file of at most {max} bytes"))
+    }
 
     fn op_weight(o: &Op) -> usize {
         match *o {
@@ -217,4 +230,8 @@ impl Campaign for Smmuv3Model {
     const DICT_HEADER: &'static str =
         "# Scenario heads of the smmuv3 seed corpus, written by `iommufuzz corpus --model smmuv3 --dict`.\n\
          # Each token decodes to the named seed's clients, CPUs, operations, faults and events.\n";
+
+    fn bench_inputs(n: usize) -> Vec<Scenario> {
+        super::scenario::bench_inputs(n)
+    }
 }

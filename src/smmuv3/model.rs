@@ -4,7 +4,6 @@ use super::ops::{Config, EnvEvent, Fault, Op, Program};
 use super::scenario::{self, Scenario};
 use super::variants::{Variant, VARIANTS};
 use super::world::{parse_step, step_label, Act, Smmuv3};
-use crate::oracle::Suppressions;
 use crate::sim::choice::Step;
 use crate::sim::cpu::Cx;
 use crate::sim::model::{self, Model};
@@ -33,6 +32,9 @@ impl model::Variant for Variant {
 
 impl Model for Smmuv3Model {
     const NAME: &'static str = "smmuv3";
+    /// None: this model's known findings live in suppressions/smmuv3-upstream-known.supp,
+    /// which a campaign names explicitly.
+    const SUPPRESSIONS: &'static str = "";
     type World = Smmuv3;
     type Variant = Variant;
     type Config = Config;
@@ -46,12 +48,6 @@ impl Model for Smmuv3Model {
 
     fn world() -> Smmuv3 {
         Smmuv3::new(super::variants::newest(), &Config::default(), 1)
-    }
-
-    /// None: this model's known findings live in suppressions/smmuv3-upstream-known.supp,
-    /// which a campaign names explicitly.
-    fn default_suppressions() -> Suppressions {
-        Suppressions::default()
     }
 
     fn head(u: &mut Unstructured) -> AResult<Scenario> {

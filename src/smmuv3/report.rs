@@ -1,9 +1,12 @@
 //! Renders an SMMUv3 trace as timeline lines, in the words of arm-smmu-v3.c and reboot.c.
 
 use super::hw::cerror;
+use super::model::Smmuv3Model;
 use super::world::{Ev, Smmuv3, Snap};
 use crate::report::timeline::Line;
+use crate::report::view::View;
 use crate::sim::trace::Entry;
+use std::fmt::Write as _;
 
 fn cerror_name(c: u8) -> &'static str {
     match c {
@@ -120,4 +123,26 @@ pub fn lines(w: &Smmuv3) -> Vec<Line> {
 /// The queue state now.
 pub fn state_now(w: &Smmuv3) -> String {
     snap_text(&w.snap_now())
+}
+
+impl View for Smmuv3Model {
+    const TITLE: &'static str =
+        "ARM SMMUv3 command queue, drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c";
+    const NAME_WIDTH: usize = 18;
+    const HW_COLUMN: &'static str = "SMMU / devices / env";
+
+    /// Each CMD_SYNC timeout is a dev_err() line: many of them mean a console storm.
+    fn notes(w: &Smmuv3, o: &mut String) {
+        if w.sync_timeouts > 0 {
+            let _ = writeln!(o, "  CMD_SYNC timeout printed {} times", w.sync_timeouts);
+        }
+    }
+
+    fn lines(w: &Smmuv3) -> Vec<Line> {
+        lines(w)
+    }
+
+    fn state_now(w: &Smmuv3) -> String {
+        state_now(w)
+    }
 }

@@ -111,4 +111,8 @@ impl Campaign for VtdModel {
     const DICT_HEADER: &'static str =
         "# Scenario heads of the seed corpus, written by `iommufuzz corpus --dict`.\n\
          # Each token decodes to the named seed's CPUs, operations, faults and events.\n";
+
+    fn bench_inputs(n: usize) -> Vec<Scenario> {
+        crate::bench_inputs(n)
+    }
 }

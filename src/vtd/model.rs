@@ -5,7 +5,6 @@ use super::ops::{Config, EnvEvent, Fault, Op, Program};
 use super::scenario::{self, Scenario};
 use super::variants::{Variant, VARIANTS};
 use super::world::Vtd;
-use crate::oracle::Suppressions;
 use crate::sim::choice::Step;
 use crate::sim::cpu::Cx;
 use crate::sim::model::{self, Model};
@@ -34,6 +33,7 @@ impl model::Variant for Variant {
 
 impl Model for VtdModel {
     const NAME: &'static str = "vtd";
+    const SUPPRESSIONS: &'static str = crate::DEFAULT_SUPPRESSIONS;
     type World = Vtd;
     type Variant = Variant;
     type Config = Config;
@@ -47,10 +47,6 @@ impl Model for VtdModel {
 
     fn world() -> Vtd {
         Vtd::new(super::variants::newest(), Config::default(), 1)
-    }
-
-    fn default_suppressions() -> Suppressions {
-        crate::default_suppressions()
     }
 
     fn head(u: &mut Unstructured) -> AResult<Scenario> {

@@ -1,8 +1,11 @@
 //! Renders a VT-d trace as timeline lines and the queue state in the words of dmar.c.
 
+use super::model::VtdModel;
 use super::world::{st, Ev, Snap, Vtd};
 use crate::report::timeline::Line;
+use crate::report::view::View;
 use crate::sim::trace::Entry;
+use std::fmt::Write as _;
 
 fn status_name(v: u8) -> &'static str {
     match v {
@@ -136,4 +139,29 @@ pub fn lines(w: &Vtd) -> Vec<Line> {
 /// The queue state now.
 pub fn state_now(w: &Vtd) -> String {
     snap_text(&w.snapshot(), w.qlen())
+}
+
+impl View for VtdModel {
+    const TITLE: &'static str = "Intel VT-d queued invalidation, drivers/iommu/intel/dmar.c";
+    const NAME_WIDTH: usize = 14;
+    const HW_COLUMN: &'static str = "HW / devices / env";
+
+    /// qi_dump_fault() printing with interrupts off is how a fault storm becomes a lockup.
+    fn notes(w: &Vtd, o: &mut String) {
+        if w.prints > 0 {
+            let _ = writeln!(
+                o,
+                "  qi_dump_fault printed {} times with interrupts off",
+                w.prints
+            );
+        }
+    }
+
+    fn lines(w: &Vtd) -> Vec<Line> {
+        lines(w)
+    }
+
+    fn state_now(w: &Vtd) -> String {
+        state_now(w)
+    }
 }

@@ -208,14 +208,6 @@ pub fn by_name(name: &str) -> Option<&'static Variant> {
     crate::sim::model::by_name::<Model>(name)
 }
 
-/// Index of a variant in [`VARIANTS`].
-pub fn index_of(v: &Variant) -> usize {
-    VARIANTS
-        .iter()
-        .position(|x| x.name == v.name)
-        .expect("variant is registered")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
