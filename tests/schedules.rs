@@ -109,14 +109,17 @@ fn bad_bounds_and_files_are_refused() {
     }
 }
 
-#[test]
-fn pct_reproducers_replay_to_the_violation_they_were_saved_for() {
-    let d = tmp("pct");
+/// Runs `explore --schedule pct` and replays every reproducer it wrote: each must show the
+/// signature its file is named after. `prefix` is how the model's file names start.
+fn pct_reproducers_replay(model: &str, variant: &str, prefix: &str) {
+    let d = tmp(&format!("pct-{model}"));
     let ds = d.display().to_string();
     let o = run(&[
         "explore",
+        "--model",
+        model,
         "--variant",
-        "linux-6.12",
+        variant,
         "--seed",
         "3",
         "--runs",
@@ -135,17 +138,13 @@ fn pct_reproducers_replay_to_the_violation_they_were_saved_for() {
             .and_then(|n| n.to_str())
             .unwrap_or("")
             .to_string();
-        // linux-6.12-<class>_<function>_<cause>.raw
+        // <prefix><class>_<function>_<cause>.raw
         let sig = name
-            .trim_start_matches("linux-6.12-")
+            .trim_start_matches(prefix)
             .trim_end_matches(".raw")
             .trim_end_matches(".json");
-        let o = run(&[
-            "replay",
-            &p.display().to_string(),
-            "--variant",
-            "linux-6.12",
-        ]);
+        let ps = p.display().to_string();
+        let o = run(&["replay", &ps, "--model", model, "--variant", variant]);
         assert_eq!(o.status.code(), Some(1), "{name}");
         let first = text(&o).lines().next().unwrap_or("").replace(':', "_");
         assert!(
@@ -155,4 +154,10 @@ fn pct_reproducers_replay_to_the_violation_they_were_saved_for() {
         checked += 1;
     }
     assert!(checked >= 4, "raw and JSON of at least two signatures");
+}
+
+#[test]
+fn pct_reproducers_replay_to_the_violation_they_were_saved_for() {
+    pct_reproducers_replay("vtd", "linux-6.12", "linux-6.12-");
+    pct_reproducers_replay("smmuv3", "linux-6.4", "smmuv3-linux-6.4-");
 }

@@ -40,6 +40,11 @@ pub trait Campaign: Model {
     fn raw_replay(_sc: &ScenarioOf<Self>, raw: &[u8], _picks: &[u8]) -> ScenarioOf<Self> {
         model::decode::<Self>(raw)
     }
+    /// Sets the model's eager-fetch setting in `c` (the hardware fetches everything it can
+    /// before an ATS request times out; `explore --eager-fetch`). False when the model has none.
+    fn eager_fetch(_c: &mut Self::Config) -> bool {
+        false
+    }
     /// Bytes of the head that decode to `sc`, or why raw inputs cannot express it.
     fn encode_head(sc: &ScenarioOf<Self>) -> Result<Vec<u8>, String>;
 

@@ -1,13 +1,18 @@
-//! `iommufuzz explore`: seeded random exploration through the same decoder the fuzz targets use.
-//! Each run draws random bytes from a seeded `StdRng`, decodes them with the fuzz targets'
-//! `decode` and runs them; each new violation signature is written as a
-//! raw file (replayable by every engine) plus a JSON scenario file.
+//! `iommufuzz explore`: seeded random exploration through the same decoder the fuzz targets use,
+//! for every model. Each run draws random bytes from a seeded `StdRng`, decodes them with the
+//! fuzz targets' `decode` and runs them, its decisions taken from those bytes or from PCT; each
+//! new violation signature is written as a raw file (replayable by every engine) plus a JSON
+//! scenario file.
 
+use super::campaign::{say, tag, Campaign};
 use super::{OracleArgs, Usage};
 use crate::sim::choice::pick_bytes;
+use crate::sim::model::{self, Model, ScenarioOf, Variant as _};
+use crate::sim::outcome::Source;
 use crate::sim::pct::Pct;
-use crate::vtd::scenario::{decode, Source};
-use crate::vtd::variants::{self, Variant};
+use crate::sim::runner::Runner;
+use crate::smmuv3::model::Smmuv3Model;
+use crate::vtd::model::VtdModel;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
@@ -82,8 +87,13 @@ struct Shared {
     start: Instant,
 }
 
-fn worker(a: &Args, var: &'static Variant, seed: u64, sh: &Shared) -> Result<(), Usage> {
-    let mut r = super::runner(&a.oracle)?;
+fn worker<M: Campaign>(
+    a: &Args,
+    var: &'static M::Variant,
+    seed: u64,
+    sh: &Shared,
+) -> Result<(), Usage> {
+    let mut r = super::runner_for::<M>(&a.oracle)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut buf = vec![0u8; a.max_len.max(1)];
     let deadline = a.seconds.map(|s| sh.start + Duration::from_secs_f64(s));
@@ -94,8 +104,10 @@ fn worker(a: &Args, var: &'static Variant, seed: u64, sh: &Shared) -> Result<(),
         }
         let len = rng.random_range(1..=buf.len());
         rng.fill_bytes(&mut buf[..len]);
-        let mut sc = decode(&buf[..len]);
-        sc.config.eager_fetch |= a.eager_fetch;
+        let mut sc = model::decode::<M>(&buf[..len]);
+        if a.eager_fetch {
+            M::eager_fetch(&mut sc.config);
+        }
         let v = match a.schedule {
             Schedule::Bytes => r.run(&sc, var, Source::Bytes(&sc.decisions)),
             Schedule::Pct => {
@@ -116,7 +128,7 @@ fn worker(a: &Args, var: &'static Variant, seed: u64, sh: &Shared) -> Result<(),
 
 /// The raw input that replays the run just made: the input itself, or, under PCT, its head
 /// followed by the bytes of the picks PCT made (a byte b picks b % n, so each pick is its byte).
-fn raw_of(a: &Args, r: &crate::Runner, input: &[u8], ndec: usize) -> Result<Vec<u8>, Usage> {
+fn raw_of<M: Model>(a: &Args, r: &Runner<M>, input: &[u8], ndec: usize) -> Result<Vec<u8>, Usage> {
     if a.schedule == Schedule::Bytes {
         return Ok(input.to_vec());
     }
@@ -127,11 +139,11 @@ fn raw_of(a: &Args, r: &crate::Runner, input: &[u8], ndec: usize) -> Result<Vec<
 }
 
 #[allow(clippy::too_many_arguments)]
-fn found(
+fn found<M: Campaign>(
     a: &Args,
-    r: &crate::Runner,
-    sc: &crate::Scenario,
-    var: &Variant,
+    r: &Runner<M>,
+    sc: &ScenarioOf<M>,
+    var: &'static M::Variant,
     raw: &[u8],
     x: &crate::Violation,
     seed: u64,
@@ -148,12 +160,14 @@ fn found(
         return Ok(());
     }
     let t = sh.start.elapsed().as_secs_f64();
-    println!(
-        "new violation {sig} on {} at run {n} of seed {seed}, {t:.2} s: {}",
-        var.name, x.msg
-    );
+    say::<M>(&format!(
+        "new violation {sig} on {} at run {n} of seed {seed}, {t:.2} s: {}\n",
+        var.name(),
+        x.msg
+    ));
     if let Some(dir) = &a.out {
-        write_repro(dir, &sig, r, sc, var, raw)?;
+        let stem = format!("{}{}-{sig}", tag::<M>("-"), var.name());
+        save_repro(dir, &stem, raw, &r.to_file(sc, var))?;
     }
     let hit = match &a.until {
         Some(pat) => crate::Suppressions::parse(pat)
@@ -162,29 +176,13 @@ fn found(
         None => a.stop,
     };
     if hit {
-        println!(
-            "time-to-bug: {t:.3} s, {} runs (worker seed {seed}, run {n})",
+        say::<M>(&format!(
+            "time-to-bug: {t:.3} s, {} runs (worker seed {seed}, run {n})\n",
             sh.runs.load(Ordering::Relaxed)
-        );
+        ));
         sh.stop.store(true, Ordering::Relaxed);
     }
     Ok(())
-}
-
-fn write_repro(
-    dir: &Path,
-    sig: &str,
-    r: &crate::Runner,
-    sc: &crate::Scenario,
-    var: &Variant,
-    raw: &[u8],
-) -> Result<(), Usage> {
-    save_repro(
-        dir,
-        &format!("{}-{sig}", var.name),
-        raw,
-        &r.to_file(sc, var),
-    )
 }
 
 /// Writes a reproducer as `<dir>/<stem>.raw` and `<dir>/<stem>.json`; the stem keeps letters,
@@ -230,12 +228,16 @@ fn progress(sh: &Shared, jobs: u32) -> ProgressBar {
 
 /// `iommufuzz explore`.
 pub fn explore(a: &Args) -> Result<i32, Usage> {
-    if a.model != "vtd" {
-        return Err(Usage(format!(
-            "model {:?} is not supported (known: vtd)",
-            a.model
-        )));
+    match a.model.as_str() {
+        VtdModel::NAME => explore_as::<VtdModel>(a),
+        Smmuv3Model::NAME => explore_as::<Smmuv3Model>(a),
+        m => Err(Usage(format!(
+            "model {m:?} is not supported (known: vtd, smmuv3)"
+        ))),
     }
+}
+
+fn explore_as<M: Campaign>(a: &Args) -> Result<i32, Usage> {
     if a.seconds.is_none() && a.runs.is_none() {
         return Err(Usage("give --seconds S or --runs N".into()));
     }
@@ -245,12 +247,14 @@ pub fn explore(a: &Args) -> Result<i32, Usage> {
     if a.pct_depth == 0 || a.pct_depth > 64 {
         return Err(Usage("--pct-depth must be 1..=64".into()));
     }
-    let var = match &a.variant {
-        Some(n) => variants::by_name(n)
-            .ok_or_else(|| Usage(format!("unknown variant {n:?} (see `iommufuzz list`)")))?,
-        None => variants::newest(),
-    };
-    super::runner(&a.oracle)?;
+    if a.eager_fetch && !M::eager_fetch(&mut M::Config::default()) {
+        return Err(Usage(format!(
+            "--eager-fetch is not a setting of model {}",
+            M::NAME
+        )));
+    }
+    let var = super::input::variant::<M>(a.variant.as_deref(), None).map_err(Usage)?;
+    super::runner_for::<M>(&a.oracle)?;
     if let Some(p) = &a.until {
         crate::Suppressions::parse(p).map_err(|e| Usage(format!("--until: {e}")))?;
     }
@@ -265,7 +269,7 @@ pub fn explore(a: &Args) -> Result<i32, Usage> {
         let hs: Vec<_> = (0..a.jobs)
             .map(|i| {
                 let sh = &sh;
-                s.spawn(move || worker(a, var, a.seed + u64::from(i), sh))
+                s.spawn(move || worker::<M>(a, var, a.seed + u64::from(i), sh))
             })
             .collect();
         let tick = std::thread::spawn(|| ());
@@ -293,14 +297,15 @@ pub fn explore(a: &Args) -> Result<i32, Usage> {
     let n = sh.runs.load(Ordering::Relaxed);
     let secs = sh.start.elapsed().as_secs_f64();
     let seen = sh.seen.lock().expect("workers are done");
-    println!(
-        "explore {}: {n} runs in {secs:.2} s ({:.0} exec/s), {} distinct violations",
-        var.name,
+    say::<M>(&format!(
+        "explore {}{}: {n} runs in {secs:.2} s ({:.0} exec/s), {} distinct violations\n",
+        tag::<M>(" "),
+        var.name(),
         n as f64 / secs.max(1e-9),
         seen.len()
-    );
+    ));
     for (sig, count) in seen.iter() {
-        println!("  {count:>8}  {sig}");
+        say::<M>(&format!("  {count:>8}  {sig}\n"));
     }
     Ok(if seen.is_empty() { 0 } else { 1 })
 }

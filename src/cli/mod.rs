@@ -12,7 +12,6 @@ pub mod list;
 pub mod minimize;
 pub mod regress;
 pub mod replay;
-pub mod smmu;
 pub mod triage;
 pub mod ttb;
 
@@ -265,14 +264,6 @@ pub fn main() -> i32 {
             ),
             Err(e) => Err(e),
         },
-        Cmd::Explore(a)
-            if a.model == Smmuv3Model::NAME && a.schedule != explore::Schedule::Bytes =>
-        {
-            Err(Usage(
-                "--schedule pct is not available for --model smmuv3 yet".into(),
-            ))
-        }
-        Cmd::Explore(a) if a.model == Smmuv3Model::NAME => smmu::explore(&a),
         Cmd::Explore(a) => explore::explore(&a),
         Cmd::Check(a) => check::check(&a),
         Cmd::Regress { dir } => regress::regress(&dir),

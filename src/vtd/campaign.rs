@@ -90,6 +90,10 @@ impl Campaign for VtdModel {
         }
     }
 
+    fn eager_fetch(c: &mut Config) -> bool {
+        c.eager_fetch = true;
+        true
+    }
     fn encode_head(sc: &Scenario) -> Result<Vec<u8>, String> {
         super::encode::encode_head(sc)
     }
