@@ -4,15 +4,20 @@
 //! elements per second; `iommufuzz bench [--model smmuv3]` prints exec/s directly.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use iommufuzz::vtd::variants::newest;
-use iommufuzz::{bench_inputs, Runner, Source};
+use iommufuzz::cli::campaign::Campaign;
+use iommufuzz::sim::model::newest;
+use iommufuzz::sim::outcome::Source;
+use iommufuzz::sim::runner::Runner;
+use iommufuzz::smmuv3::model::Smmuv3Model;
+use iommufuzz::vtd::model::VtdModel;
 use std::hint::black_box;
 
-fn standard_workload(c: &mut Criterion) {
-    let inputs = bench_inputs(256);
-    let var = newest();
-    let mut r = Runner::default();
-    let mut g = c.benchmark_group("vtd");
+/// 256 executions of model `M`'s standard workload on its upstream variant, per iteration.
+fn workload<M: Campaign>(c: &mut Criterion) {
+    let inputs = M::bench_inputs(256);
+    let var = newest::<M>();
+    let mut r = Runner::<M>::default();
+    let mut g = c.benchmark_group(M::NAME);
     g.throughput(Throughput::Elements(inputs.len() as u64));
     g.bench_function("standard-workload-256-execs", |b| {
         b.iter(|| {
@@ -24,22 +29,5 @@ fn standard_workload(c: &mut Criterion) {
     g.finish();
 }
 
-fn smmuv3_workload(c: &mut Criterion) {
-    use iommufuzz::smmuv3::scenario::{bench_inputs, Runner, Source};
-    let inputs = bench_inputs(256);
-    let var = iommufuzz::smmuv3::variants::newest();
-    let mut r = Runner::default();
-    let mut g = c.benchmark_group("smmuv3");
-    g.throughput(Throughput::Elements(inputs.len() as u64));
-    g.bench_function("standard-workload-256-execs", |b| {
-        b.iter(|| {
-            for sc in &inputs {
-                black_box(r.run(sc, var, Source::Bytes(&sc.decisions)).steps);
-            }
-        })
-    });
-    g.finish();
-}
-
-criterion_group!(benches, standard_workload, smmuv3_workload);
+criterion_group!(benches, workload::<VtdModel>, workload::<Smmuv3Model>);
 criterion_main!(benches);

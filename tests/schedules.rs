@@ -3,18 +3,13 @@
 //! and refuses bad bounds; `explore --schedule pct` writes raw and JSON reproducers that replay
 //! to the violation PCT found.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
+use common::{bin as run, stdout as text};
+use std::process::Output;
 
 fn crash(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    common::root()
         .join("crashes")
         .join(name)
         .join("scenario.json")
@@ -22,14 +17,8 @@ fn crash(name: &str) -> String {
         .to_string()
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("iommufuzz-check-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn text(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+fn tmp(name: &str) -> std::path::PathBuf {
+    common::tmp("schedules", name)
 }
 
 #[test]
