@@ -171,3 +171,47 @@ fn good_input_gives_the_documented_exit_codes() {
     let written = std::fs::read_dir(&d).expect("dir").count();
     assert!(written >= 3, "raw and JSON reproducers are written");
 }
+
+#[test]
+fn json_report_says_what_the_text_report_says() {
+    for (file, variant) in [
+        ("count0-reclaim-3cf74230c139", "linux-5.8"),
+        ("count0-reclaim-3cf74230c139", "linux-6.12"),
+        ("smmuv3-skip-err-range-eb6c97647be2", "linux-6.4"),
+    ] {
+        let f = crash(file);
+        let text = run(&["replay", &f, "--variant", variant]);
+        let json = run(&["replay", &f, "--variant", variant, "--format", "json"]);
+        assert_eq!(text.status.code(), json.status.code(), "{file} {variant}");
+        let t = String::from_utf8_lossy(&text.stdout).to_string();
+        let j: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+        assert_eq!(j["variant"], variant);
+        let hash = j["trace_hash"].as_str().expect("hash");
+        assert!(t.contains(&format!("trace={hash}")), "{file}: same run");
+        match j["violation"]["signature"].as_str() {
+            Some(sig) => {
+                assert_eq!(j["verdict"], "violation");
+                assert!(t.contains(&format!("(signature {sig})")), "{file}: {sig}");
+            }
+            None => assert!(j["verdict"] == "pass" && t.starts_with("verdict: PASS")),
+        }
+        let events = j["timeline"].as_array().expect("timeline");
+        assert!(
+            events.iter().any(|e| e["who"] == "cpu0"),
+            "{file}: CPU events"
+        );
+        assert!(j["reproduce"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("iommufuzz replay"));
+    }
+    assert_bad(
+        &run(&[
+            "replay",
+            &crash("count0-reclaim-3cf74230c139"),
+            "--format",
+            "xml",
+        ]),
+        "unknown format",
+    );
+}

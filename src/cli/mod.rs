@@ -60,6 +60,9 @@ pub enum Cmd {
         /// Print the whole timeline.
         #[arg(long)]
         full: bool,
+        /// Report format: text (columns) or json (one document, the whole timeline).
+        #[arg(long, value_enum, default_value_t = replay::Format::Text)]
+        format: replay::Format,
         /// Write the run as a JSON scenario file.
         #[arg(long)]
         json_out: Option<PathBuf>,
@@ -240,6 +243,7 @@ pub fn main() -> i32 {
             file,
             variant,
             full,
+            format,
             json_out,
             any,
             model,
@@ -250,7 +254,7 @@ pub fn main() -> i32 {
                 &file,
                 variant.as_deref(),
                 false,
-                full,
+                (full, format),
                 json_out.as_deref(),
                 &oracle,
             ),
@@ -258,7 +262,7 @@ pub fn main() -> i32 {
                 &file,
                 variant.as_deref(),
                 any,
-                full,
+                (full, format),
                 json_out.as_deref(),
                 &oracle,
             ),

@@ -114,14 +114,49 @@ pub fn report<M: Campaign + View>(
         M::HW_COLUMN,
         if full { 0 } else { 120 },
     );
-    let again = format!(
+    let again = reproduce::<M>(file, var);
+    report_tail(&mut o, v, &timeline, &M::state_now(&w), &again);
+    o
+}
+
+/// The last run of `r` as a JSON report (`replay --format json`).
+pub fn report_json<M: Campaign + View>(
+    r: &Runner<M>,
+    v: &Verdict,
+    var: &M::Variant,
+    file: &Path,
+) -> String {
+    let w = r.world();
+    let again = reproduce::<M>(file, var);
+    crate::report::json::render(&crate::report::json::Parts {
+        model: M::NAME,
+        variant: var.name(),
+        verdict: v,
+        meaning: v.violation.as_ref().map(|x| explain(x.class)),
+        lines: &M::lines(&w),
+        state: &M::state_now(&w),
+        again: &again,
+    })
+}
+
+/// The command that replays `file` of model `M` on `var`.
+fn reproduce<M: Campaign>(file: &Path, var: &M::Variant) -> String {
+    format!(
         "iommufuzz replay {} {}--variant {}",
         file.display(),
         model_flag::<M>(),
         var.name()
-    );
-    report_tail(&mut o, v, &timeline, &M::state_now(&w), &again);
-    o
+    )
+}
+
+/// Report formats of `replay`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Verdict, timeline in columns, queue state, reproduce command.
+    #[default]
+    Text,
+    /// The same as one JSON document (the whole timeline).
+    Json,
 }
 
 /// The `--model` flag a command line needs for `M`: none for VT-d, the default model.
@@ -149,14 +184,17 @@ pub fn replay<M: Campaign + View>(
     file: &Path,
     variant: Option<&str>,
     any: bool,
-    full: bool,
+    (full, format): (bool, Format),
     json_out: Option<&Path>,
     o: &OracleArgs,
 ) -> Result<i32, Usage> {
     let l = input::load_as::<M>(file, any)?;
     let var = input::variant::<M>(variant, l.variant.as_deref())?;
     let (r, v) = run(&l, var, o)?;
-    let mut text = report(&r, &v, var, file, full);
+    let mut text = match format {
+        Format::Text => report(&r, &v, var, file, full),
+        Format::Json => report_json(&r, &v, var, file),
+    };
     if any {
         // A vtd_any file carries its variant in its first byte.
         text = text.replace(&format!("--variant {}\n", var.name()), "--any\n");

@@ -1,5 +1,6 @@
-//! Reports: the per-CPU column timeline, kernel-log style, rendered from the trace, and what
-//! each model shows of itself in it.
+//! Reports: the per-CPU column timeline, kernel-log style, rendered from the trace, the same
+//! report as JSON, and what each model shows of itself in them.
 
+pub mod json;
 pub mod timeline;
 pub mod view;
