@@ -198,3 +198,25 @@ fn raw_inputs_run_to_an_end_on_every_variant() {
         }
     }
 }
+
+/// Between an owner's PROD write and its owner_prod release the SMMU consumes, another CPU short
+/// of space refreshes llq.cons, and the next owner reserves past owner_prod + len: legal in the
+/// kernel (arm_smmu_cmdq_issue_cmdlist steps 4d/4e), so no queue invariant may fire on it.
+#[test]
+fn owner_prod_may_lag_llq_prod_by_more_than_a_queue() {
+    use iommufuzz::cli::input::load;
+    use iommufuzz::smmuv3::model::Smmuv3Model;
+    let f = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/triage/smmuv3-owner-prod-lags-past-a-queue.json");
+    let l = load::<Smmuv3Model>(&f).expect("loads");
+    for name in ["linux-7.0", "linux-6.12"] {
+        let v = variants::by_name(name).expect("variant");
+        let mut r = Runner::default();
+        let verdict = r.run(&l.scenario, v, l.source());
+        assert!(
+            verdict.violation.is_none(),
+            "{name}: {:?}",
+            verdict.violation
+        );
+    }
+}

@@ -36,6 +36,10 @@ pub struct Args {
     /// Stop at the first violation.
     #[arg(long)]
     pub stop: bool,
+    /// Count deviations from the file's own schedule (a reproducer's) instead of from the
+    /// default one: checks a fix on the crash and every schedule near it.
+    #[arg(long)]
+    pub around: bool,
     /// Write the first schedule of each violation signature here as a JSON scenario file.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -68,8 +72,12 @@ pub fn search<M: Model>(
     sc: &ScenarioOf<M>,
     var: &'static M::Variant,
     a: &Args,
+    base: Option<&(Vec<u16>, usize)>,
 ) -> Result<Outcome, Usage> {
     let mut dfs = Dfs::new(a.depth, a.deviations);
+    if let Some((picks, heal_at)) = base {
+        dfs = dfs.around(picks, *heal_at);
+    }
     let mut o = Outcome::default();
     loop {
         let v = r.run_with(sc, var, &mut dfs);
@@ -119,7 +127,15 @@ fn save(dir: &Path, sig: &str, file: &impl serde::Serialize) -> Result<(), Usage
 
 /// Prints the outcome; returns the exit code (1 when some schedule violated a property).
 pub fn print(a: &Args, var: &dyn Variant, o: &Outcome, secs: f64) -> i32 {
-    let bound = format!("depth {}, at most {} deviations", a.depth, a.deviations);
+    let from = if a.around {
+        " from the file's schedule"
+    } else {
+        ""
+    };
+    let bound = format!(
+        "depth {}, at most {} deviations{from}",
+        a.depth, a.deviations
+    );
     let scope = if o.exhaustive {
         format!("all schedules within {bound}")
     } else {
@@ -159,10 +175,11 @@ pub fn run<M: Model>(
     sc: &ScenarioOf<M>,
     var: &'static M::Variant,
     a: &Args,
+    base: Option<&(Vec<u16>, usize)>,
 ) -> Result<i32, Usage> {
     validate(a)?;
     let t = Instant::now();
-    let o = search(r, sc, var, a)?;
+    let o = search(r, sc, var, a, base)?;
     Ok(print(a, var, &o, t.elapsed().as_secs_f64()))
 }
 
@@ -171,7 +188,14 @@ fn check_as<M: Campaign>(a: &Args) -> Result<i32, Usage> {
     let l = input::load_as::<M>(&a.file, a.any).map_err(Usage)?;
     let var = input::variant::<M>(a.variant.as_deref(), l.variant.as_deref()).map_err(Usage)?;
     let mut r = super::runner_for::<M>(&a.oracle)?;
-    run(&mut r, &l.scenario, var, a)
+    // The file's schedule as picks: what its decisions chose among the steps enabled then.
+    let base = if a.around {
+        r.run(&l.scenario, var, l.source());
+        Some((r.picks().to_vec(), r.log().1))
+    } else {
+        None
+    };
+    run(&mut r, &l.scenario, var, a, base.as_ref())
 }
 
 /// `iommufuzz check`.

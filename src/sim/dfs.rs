@@ -2,8 +2,10 @@
 //! other (stateless model checking, as CHESS and shuttle's DFS scheduler do it).
 //!
 //! A schedule is the list of indices picked at the run's real decisions. The default schedule
-//! picks index 0 everywhere (the lowest-numbered CPU first, the hardware when no CPU can move);
-//! a *deviation* is any other pick. The bound is delay bounding (Emmi, Qadeer, Rakamaric,
+//! picks index 0 everywhere (the lowest-numbered CPU first, the hardware when no CPU can move),
+//! or follows a base schedule (a reproducer's picks) where one is given; a *deviation* is any
+//! other pick. Internally every pick is an offset from the default one, rotated over the
+//! enabled steps, so the enumeration is the same with or without a base. The bound is delay bounding (Emmi, Qadeer, Rakamaric,
 //! POPL 2011): at most `max_dev` deviations among the first `depth` decisions; after `depth`
 //! decisions the run heals (no new faults, fair round-robin) so that it ends. Within that bound
 //! the enumeration is complete: every run replays a prefix of the previous one and takes the
@@ -16,7 +18,13 @@ use super::choice::{Decide, RoundRobin, Step};
 pub struct Dfs {
     depth: usize,
     max_dev: u32,
-    /// Picks the current run replays before taking index 0.
+    /// The default pick at each decision (index 0 past its end).
+    base: Vec<u16>,
+    /// Decisions after which the run heals (the base's own heal point, else `depth`).
+    heal_at: usize,
+    /// Decisions taken so far in the current run.
+    pos: usize,
+    /// Offsets the current run replays before taking the default.
     prefix: Vec<u16>,
     /// Picks of the current run so far, and how many steps were enabled at each.
     picks: Vec<u16>,
@@ -31,6 +39,9 @@ impl Dfs {
         Dfs {
             depth,
             max_dev,
+            base: Vec::new(),
+            heal_at: depth,
+            pos: 0,
             prefix: Vec::with_capacity(depth),
             picks: Vec::with_capacity(depth),
             widths: Vec::with_capacity(depth),
@@ -38,7 +49,21 @@ impl Dfs {
         }
     }
 
-    /// The picks the last run took at its bounded decisions.
+    /// Deviations are counted from `base` (a run's picks) instead of from index 0, and runs
+    /// heal where that run healed (`heal_at` decisions): with no deviation, a run is that run.
+    /// Decisions past `depth` follow the base without being enumerated.
+    pub fn around(mut self, base: &[u16], heal_at: usize) -> Self {
+        self.base = base.to_vec();
+        self.heal_at = heal_at;
+        self
+    }
+
+    /// Decisions whose picks are enumerated.
+    fn limit(&self) -> usize {
+        self.depth.min(self.heal_at)
+    }
+
+    /// The offsets from the default the last run took at its bounded decisions.
     pub fn picks(&self) -> &[u16] {
         &self.picks
     }
@@ -69,6 +94,7 @@ impl Dfs {
         };
         self.picks.clear();
         self.widths.clear();
+        self.pos = 0;
         self.rr = RoundRobin::default();
         more
     }
@@ -77,22 +103,27 @@ impl Dfs {
 impl<A> Decide<A> for Dfs {
     fn choose(&mut self, enabled: &[Step<A>]) -> usize {
         let n = enabled.len();
-        let pos = self.picks.len();
-        if pos >= self.depth {
-            return self.rr.pick(n);
+        let pos = self.pos;
+        self.pos += 1;
+        if pos >= self.limit() {
+            return match self.base.get(pos) {
+                Some(&b) => usize::from(b) % n,
+                None => self.rr.pick(n),
+            };
         }
-        let i = self.prefix.get(pos).copied().unwrap_or(0);
+        let off = self.prefix.get(pos).copied().unwrap_or(0);
         // The prefix comes from a run of the same scenario: deterministic, so the same choices.
         assert!(
-            usize::from(i) < n,
+            usize::from(off) < n,
             "a replayed prefix met a different decision"
         );
-        self.picks.push(i);
+        self.picks.push(off);
         self.widths.push(n as u16);
-        usize::from(i)
+        let base = usize::from(self.base.get(pos).copied().unwrap_or(0));
+        (base + usize::from(off)) % n
     }
     fn healing(&self) -> bool {
-        self.picks.len() >= self.depth
+        self.pos >= self.heal_at
     }
 }
 
@@ -133,6 +164,26 @@ mod tests {
         let s = visit(3, 5, 5, 2);
         assert_eq!(s.len(), 51);
         assert!(s.iter().all(|p| p.iter().filter(|&&x| x != 0).count() <= 2));
+    }
+
+    #[test]
+    fn a_base_schedule_is_the_default_and_deviations_count_from_it() {
+        let en: Vec<Step<u8>> = (0..3).map(Step::Model).collect();
+        let mut dfs = Dfs::new(4, 1).around(&[2, 1, 0, 2], 4);
+        let first: Vec<usize> = (0..4).map(|_| dfs.choose(&en)).collect();
+        assert_eq!(first, vec![2, 1, 0, 2], "no deviation: the base itself");
+        let mut runs = 1;
+        while dfs.advance() {
+            let got: Vec<usize> = (0..4).map(|_| dfs.choose(&en)).collect();
+            let off = got
+                .iter()
+                .zip([2, 1, 0, 2])
+                .filter(|(g, b)| **g != *b)
+                .count();
+            assert_eq!(off, 1, "one deviation from the base: {got:?}");
+            runs += 1;
+        }
+        assert_eq!(runs, 1 + 4 * 2);
     }
 
     #[test]

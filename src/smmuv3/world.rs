@@ -648,10 +648,10 @@ impl Smmuv3 {
         if sp & !mask != 0 || self.sw.owner_prod & !mask != 0 {
             return Err("llq.prod or owner_prod has bits beyond the wrap bit");
         }
-        let ahead = sp.wrapping_sub(self.sw.owner_prod) & mask;
-        if ahead > self.hw.len() {
-            return Err("owner_prod ran ahead of llq.prod");
-        }
+        // llq.prod may run more than a queue's length past owner_prod: between an owner's PROD
+        // write and its owner_prod release (steps 4d and 4e of arm_smmu_cmdq_issue_cmdlist) the
+        // SMMU consumes, a CPU short of space refreshes llq.cons from CONS, and the next
+        // reservations reach CONS + len. What holds is PROD within [owner_prod, llq.prod].
         // PROD is written before owner_prod is handed over, and never passes the reservations.
         let lead = self.hw.prod.wrapping_sub(self.sw.owner_prod) & mask;
         let behind = sp.wrapping_sub(self.hw.prod) & mask;
