@@ -150,3 +150,30 @@ fn pct_reproducers_replay_to_the_violation_they_were_saved_for() {
     pct_reproducers_replay("vtd", "linux-6.12", "linux-6.12-");
     pct_reproducers_replay("smmuv3", "linux-6.4", "smmuv3-linux-6.4-");
 }
+
+#[test]
+fn around_a_reproducer_the_fix_holds_and_the_bug_is_the_base_schedule() {
+    let f = crash("odd-walk-even-wait-fe89277c9ceb");
+    let supp = common::root().join("suppressions/upstream-known.supp");
+    let supp = supp.display().to_string();
+    let args = |v: &'static str, dev: &'static str| {
+        run(&[
+            "check",
+            &f,
+            "--variant",
+            v,
+            "--around",
+            "--deviations",
+            dev,
+            "--suppressions",
+            &supp,
+        ])
+    };
+    let base = args("linux-6.12", "0");
+    assert_eq!(base.status.code(), Some(1), "{}", text(&base));
+    assert!(text(&base).contains(": 1 schedules"));
+    assert!(text(&base).contains("hard-lockup:qi_submit_sync:ite-walk-missed-wait"));
+    let fixed = args("linux-7.0", "2");
+    assert_eq!(fixed.status.code(), Some(0), "{}", text(&fixed));
+    assert!(text(&fixed).contains("at most 2 deviations from the file's schedule)"));
+}
