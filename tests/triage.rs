@@ -174,10 +174,11 @@ const SMMUV3_VICTIMS: &[(&str, &str, &str, &str)] = &[
         "hard-lockup:arm_smmu_cmdq_issue_cmdlist:overwritten",
         "smmuv3-msi-timeout-overwrites-unconsumed",
     ),
-    // After SFM, cpu0 (mm release, under devices_lock) waits for queue space with interrupts
-    // off, after a CMD_SYNC timeout of its own.
+    // After SFM, cpu0 (mm release, under the SVA domain's devices_lock) waits for queue space
+    // with interrupts off, after a CMD_SYNC timeout of its own; cpu2's SVA invalidation spins
+    // on that lock.
     (
-        "smmuv3-sfm-devices-lock-no-space.json",
+        "smmuv3-sfm-sva-devices-lock-no-space.json",
         "",
         "watchdog-hard-lockup:arm_smmu_cmdq_issue_cmdlist:no-space",
         "smmuv3-stopped-queue-space-spin",
@@ -221,7 +222,10 @@ fn smmuv3_victims_replay_to_their_signature_and_are_filed_under_their_finding() 
 /// whatever CMD_SYNC timeouts either sat through before.
 #[test]
 fn smmuv3_lock_waiter_takes_the_holders_cause() {
-    let v = replay_smmuv3("smmuv3-sfm-devices-lock-no-space.json", "*:*:no-space\n");
+    let v = replay_smmuv3(
+        "smmuv3-sfm-sva-devices-lock-no-space.json",
+        "*:*:no-space\n",
+    );
     assert!(v.violation.is_none(), "{:?}", v.violation);
     let r = reports(&v);
     assert!(
@@ -240,4 +244,20 @@ fn smmuv3_step_budget_blames_the_livelocked_spinners() {
     let x = v.violation.expect("lockup");
     assert!(x.msg.contains("step budget exhausted"), "{}", x.msg);
     assert_ne!(x.cpu, Some(0), "{}", x.msg);
+}
+
+/// Model fidelity: an mm is released once (four CPUs given mm-release on the one SVA domain
+/// do not queue up behind each other's CMD_SYNC timeouts on its devices_lock), and a client's
+/// unmap takes its own DMA domain's devices_lock, not the SVA domain's.
+#[test]
+fn smmuv3_devices_lock_is_per_domain_and_an_mm_is_released_once() {
+    let v = replay_smmuv3("smmuv3-one-mm-one-release.json", "");
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    let v = replay_smmuv3("smmuv3-unmap-not-behind-sva-lock.json", "*:*:no-space\n");
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    let r = reports(&v);
+    assert!(
+        r.iter().all(|x| x.func != "arm_smmu_atc_inv_domain"),
+        "{r:?}"
+    );
 }

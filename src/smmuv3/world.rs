@@ -14,10 +14,17 @@ use crate::sim::trace::{Actor, Trace};
 use crate::sim::MAX_CPUS;
 use std::fmt;
 
-/// `smmu_domain->devices_lock`.
+/// `smmu_domain->devices_lock` of the SVA domain (the clients bound to the one mm).
 pub const DEVICES_LOCK: u8 = 0;
 /// `smmu->cmdq.lock`, the spinlock of the pre-2019 design.
 pub const CMDQ_LOCK: u8 = 1;
+
+/// `smmu_domain->devices_lock` of client `dev`'s DMA domain: each client's unmaps take its
+/// own domain's lock, not the SVA domain's.
+pub fn dma_devices_lock(dev: u8) -> u8 {
+    assert!((dev as usize) < MAX_DEVS, "client out of range");
+    2 + dev
+}
 /// Most faults and environment events a scenario lists.
 pub const MAX_EVENTS: usize = 4;
 /// Most command batches a run tracks.
@@ -358,6 +365,8 @@ pub struct Smmuv3 {
     pub hist: [Hist; MAX_CPUS],
     /// "CMD_SYNC timeout" lines printed.
     pub sync_timeouts: u32,
+    /// The SVA domain's mm was released: `exit_mmap()` runs the notifier's release once.
+    pub mm_released: bool,
     /// Ghost: a slot was overwritten while the SMMU or a waiter still needed it; what the
     /// queue does afterwards follows from that.
     pub overwritten: bool,
@@ -401,6 +410,7 @@ impl Smmuv3 {
             excl: 0,
             hist: [Hist::default(); MAX_CPUS],
             sync_timeouts: 0,
+            mm_released: false,
             overwritten: false,
         };
         w.reset(v, cfg, ncpus);
@@ -432,6 +442,7 @@ impl Smmuv3 {
         self.excl = 0;
         self.hist = [Hist::default(); MAX_CPUS];
         self.sync_timeouts = 0;
+        self.mm_released = false;
         self.overwritten = false;
     }
 
