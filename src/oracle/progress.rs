@@ -2,24 +2,37 @@
 //! that can never leave its loop is a lockup: hard if its interrupts are off, soft otherwise.
 
 use super::{Class, Violation};
-use crate::sim::clock::{fmt_time, Site};
+use crate::sim::clock::{fmt_time, Site, Time};
 use crate::sim::cpu::{CpuState, Machine, Run, NO_OWNER};
 
+/// What ended the run, which decides who is to blame.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// Nothing can change any more, or the healing phase spent its virtual time.
+    Stuck,
+    /// The step budget ran out first: CPUs kept stepping while virtual time barely moved.
+    Steps,
+}
+
 /// How strongly a CPU is to blame: a provably hung loop first, then a parked spinner, then a
-/// CPU waiting for a lock someone else holds.
-fn blame(c: &CpuState) -> u8 {
+/// CPU waiting for a lock someone else holds. When the step budget ran out, a CPU waiting for
+/// a timer that has not fired yet (asleep, or polling with a timeout) comes last: it only
+/// waited for virtual time, which the CPUs that took the steps kept from passing.
+fn blame(c: &CpuState, now: Time, why: Why) -> u8 {
     match (c.run, c.site) {
-        (Run::Hung, _) => 3,
-        (Run::Running, Site::Relax) => 2,
-        (Run::Running, _) => 1,
+        (Run::Hung, _) => 6,
+        (Run::Running, Site::Relax) if why == Why::Steps && c.wake_at > now => 1,
+        (Run::Running, Site::Relax) => 4,
+        (Run::Running, _) => 2,
         (Run::Done | Run::Stopped, _) => 0,
     }
 }
 
 /// The CPU to report: the most stuck one, and among equals one that is not merely a victim of
 /// another (a CPU waiting for queue space the stuck one holds).
-fn culprit(m: &Machine, victim: &dyn Fn(u8) -> bool) -> usize {
-    let score = |i: usize| 2 * u16::from(blame(&m.cpus[i])) + u16::from(!victim(i as u8));
+fn culprit(m: &Machine, why: Why, victim: &dyn Fn(u8) -> bool) -> usize {
+    let score =
+        |i: usize| 2 * u16::from(blame(&m.cpus[i], m.now, why)) + u16::from(!victim(i as u8));
     let mut best = 0;
     for i in 1..m.cpus().len() {
         if score(i) > score(best) {
@@ -29,8 +42,13 @@ fn culprit(m: &Machine, victim: &dyn Fn(u8) -> bool) -> usize {
     best
 }
 
-fn lockup(m: &Machine, what: &str, cause: &dyn Fn(u8) -> (&'static str, bool)) -> Violation {
-    let i = culprit(m, &|c| cause(c).1);
+fn lockup(
+    m: &Machine,
+    why: Why,
+    what: &str,
+    cause: &dyn Fn(u8) -> (&'static str, bool),
+) -> Violation {
+    let i = culprit(m, why, &|c| cause(c).1);
     let c = &m.cpus[i];
     let class = if c.irqs_off {
         Class::HardLockup
@@ -41,6 +59,10 @@ fn lockup(m: &Machine, what: &str, cause: &dyn Fn(u8) -> (&'static str, bool)) -
         Run::Hung => format!("loops forever in {}: {}", c.func, c.hang_reason),
         _ => match c.site {
             Site::Lock(l) => format!("spins on lock {} held by cpu{}", l, m.locks[l as usize]),
+            _ if why == Why::Steps => format!(
+                "keeps spinning in {} while virtual time barely moves",
+                c.func
+            ),
             _ => format!(
                 "spins in {} and nothing it polls can change any more",
                 c.func
@@ -74,12 +96,18 @@ fn lockup(m: &Machine, what: &str, cause: &dyn Fn(u8) -> (&'static str, bool)) -
 /// No step is enabled and no timer is pending, yet some CPU has not returned.
 /// `cause(cpu)` gives the signature cause and whether the CPU only waits on another.
 pub fn stuck(m: &Machine, cause: impl Fn(u8) -> (&'static str, bool)) -> Violation {
-    lockup(m, "no progress possible", &cause)
+    lockup(m, Why::Stuck, "no progress possible", &cause)
 }
 
-/// The run's step or virtual-time budget is spent while some CPU has not returned.
+/// The healing phase's virtual-time budget is spent while some CPU has not returned.
 pub fn budget(m: &Machine, why: &str, cause: impl Fn(u8) -> (&'static str, bool)) -> Violation {
-    lockup(m, why, &cause)
+    lockup(m, Why::Stuck, why, &cause)
+}
+
+/// The run's step budget is spent while some CPU has not returned: a livelock of CPUs that
+/// keep waking each other without virtual time passing.
+pub fn steps(m: &Machine, cause: impl Fn(u8) -> (&'static str, bool)) -> Violation {
+    lockup(m, Why::Steps, "step budget exhausted", &cause)
 }
 
 #[cfg(test)]
@@ -102,6 +130,28 @@ mod tests {
         assert_eq!(v.cpu, Some(1));
         assert!(v.msg.contains("holding lock 0"), "{}", v.msg);
         assert_eq!(v.signature(), "hard-lockup:qi_check_fault:odd-walk");
+    }
+
+    /// Three CPUs livelock while a fourth sleeps until a timer the budget never let come: the
+    /// report names a spinner, not the sleeper.
+    #[test]
+    fn step_budget_blames_a_spinner_not_a_cpu_asleep_until_a_timer() {
+        let mut m = Machine::new(3);
+        m.now = 500;
+        m.cpus[0].site = Site::Relax;
+        m.cpus[0].wake_at = 1000;
+        m.cpus[0].func = "reboot";
+        m.cpus[1].site = Site::Mem;
+        m.cpus[1].func = "arm_smmu_cmdq_issue_cmdlist";
+        m.cpus[2].site = Site::Relax;
+        m.cpus[2].func = "arm_smmu_cmdq_issue_cmdlist";
+        let v = steps(&m, |_| ("spin", false));
+        assert_eq!(v.cpu, Some(2), "{}", v.msg);
+        m.cpus[2].site = Site::Mem;
+        assert_eq!(steps(&m, |_| ("spin", false)).cpu, Some(1));
+        // Out of virtual time instead, the CPU whose timeout keeps recurring is the one.
+        m.cpus[1].func = "reboot";
+        assert_eq!(budget(&m, "", |_| ("spin", false)).cpu, Some(0));
     }
 
     #[test]

@@ -251,7 +251,7 @@ fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
             _ => {}
         }
     }
-    let v = progress::budget(cell.borrow().machine(), "step budget exhausted", |c| {
+    let v = progress::steps(cell.borrow().machine(), |c| {
         let w = cell.borrow();
         (w.cause(c), w.victim(c))
     });

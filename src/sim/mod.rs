@@ -20,4 +20,4 @@ pub mod trace;
 /// Most CPUs a scenario can run (the 1 to 4 submitters).
 pub const MAX_CPUS: usize = 4;
 /// Most spinlocks a model declares.
-pub const MAX_LOCKS: usize = 4;
+pub const MAX_LOCKS: usize = 8;

@@ -4,7 +4,7 @@
 
 use super::driver::{batch_add, batch_submit, range_cmd, relax_parked, Batch, Cpu};
 use super::hw::{Cmd, Opcode};
-use super::world::{Ev, DEVICES_LOCK};
+use super::world::{dma_devices_lock, Ev, DEVICES_LOCK};
 use crate::sim::clock::{Site, Time, MS};
 
 /// Most commands one range loop builds (a u8 page count needs at most two 5-bit chunks).
@@ -47,8 +47,9 @@ async fn tlb_inv_range(cx: &Cpu<'_>, pages: u8, leaf: bool) {
 }
 
 /// `arm_smmu_atc_inv_domain()`: after the TLBI's SYNC, one ATC_INV per ATS master of the
-/// domain, gathered under `devices_lock` (irqsave), then submitted with a SYNC.
-async fn atc_inv_domain(cx: &Cpu<'_>, devs: u8) {
+/// domain, gathered under the domain's `devices_lock` (irqsave, lock `lock`), then submitted
+/// with a SYNC.
+async fn atc_inv_domain(cx: &Cpu<'_>, devs: u8, lock: u8) {
     let ats = {
         let w = cx.w();
         (0..w.ndevs()).fold(0u8, |m, d| {
@@ -61,13 +62,13 @@ async fn atc_inv_domain(cx: &Cpu<'_>, devs: u8) {
     }
     cx.func("arm_smmu_atc_inv_domain");
     let mut b = Batch::new(cx);
-    let flags = cx.spin_lock_irqsave(DEVICES_LOCK).await;
+    let flags = cx.spin_lock_irqsave(lock).await;
     for d in 0..8 {
         if ats & (1 << d) != 0 {
             batch_add(cx, &mut b, Cmd::new(Opcode::AtcInv, d)).await;
         }
     }
-    cx.spin_unlock_irqrestore(DEVICES_LOCK, flags).await;
+    cx.spin_unlock_irqrestore(lock, flags).await;
     batch_submit(cx, &b, "arm_smmu_atc_inv_domain").await;
 }
 
@@ -80,20 +81,29 @@ fn sva_devs(cx: &Cpu<'_>) -> u8 {
 pub async fn iommu_unmap(cx: &Cpu<'_>, dev: u8, pages: u8) {
     cx.func("iommu_unmap");
     tlb_inv_range(cx, pages, true).await;
-    atc_inv_domain(cx, 1 << dev).await;
+    atc_inv_domain(cx, 1 << dev, dma_devices_lock(dev)).await;
 }
 
 /// `arm_smmu_mm_arch_invalidate_secondary_tlbs()`: non-leaf range on the SVA ASID, then ATC.
 pub async fn sva_invalidate(cx: &Cpu<'_>, pages: u8) {
     cx.func("arm_smmu_mm_arch_invalidate_secondary_tlbs");
     tlb_inv_range(cx, pages, false).await;
-    atc_inv_domain(cx, sva_devs(cx)).await;
+    atc_inv_domain(cx, sva_devs(cx), DEVICES_LOCK).await;
 }
 
 /// `arm_smmu_mm_release()`: every bound master's CD is rewritten (CFGI_CD + SYNC each, via
 /// `arm_smmu_sync_cd`) under `devices_lock`, then `arm_smmu_tlb_inv_asid()` and the ATC.
 pub async fn mm_release(cx: &Cpu<'_>) {
     cx.func("arm_smmu_mm_release");
+    {
+        // One mm, one release: a second mm-release in a scenario stands for nothing the
+        // kernel can do (before 6.10 the same was said by `smmu_mn->cleared`).
+        let mut w = cx.w();
+        if w.mm_released {
+            return;
+        }
+        w.mm_released = true;
+    }
     let devs = sva_devs(cx);
     let flags = cx.spin_lock_irqsave(DEVICES_LOCK).await;
     for d in 0..8 {
@@ -108,7 +118,7 @@ pub async fn mm_release(cx: &Cpu<'_>) {
     let mut b = Batch::new(cx);
     batch_add(cx, &mut b, Cmd::new(Opcode::TlbiNhAsid, 0)).await;
     batch_submit(cx, &b, "arm_smmu_tlb_inv_asid").await;
-    atc_inv_domain(cx, devs).await;
+    atc_inv_domain(cx, devs, DEVICES_LOCK).await;
 }
 
 /// Sleeps until virtual time `t` (the task is off the CPU: it schedules).

@@ -293,7 +293,9 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
     for _ in 0..SPIN_LIMIT {
         if !r.has_space(llq, k) {
             if !logged {
-                cx.w().ev(Ev::QueueFull);
+                let mut w = cx.w();
+                w.ev(Ev::QueueFull);
+                w.hist[cx.id as usize].space_wait = true;
                 logged = true;
             }
             cx.irq_restore(flags);
@@ -322,6 +324,7 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
             w.sw.prod = head.prod;
             w.sw.cons = head.cons;
             w.m.touch_driver_only();
+            w.hist[cx.id as usize].space_wait = false;
             return (llq, head, flags);
         }
         llq = w.sw.llq();

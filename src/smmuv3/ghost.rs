@@ -28,6 +28,7 @@ impl Smmuv3 {
             write_pending: false,
         };
         if let Some(why) = completion::on_claim(facts) {
+            self.overwritten = true;
             let msg = format!(
                 "slot {i} (position {p:#x}, CONS {:#x}): {why}",
                 self.hw.cons

@@ -7,17 +7,24 @@ use super::ops::{Client, Config, EnvEvent, Fault};
 use super::variants::Variant;
 use crate::oracle::{Class, Violation};
 use crate::sim::choice::Step;
-use crate::sim::clock::{Time, MS, SEC};
-use crate::sim::cpu::{HasMachine, Machine, Run};
+use crate::sim::clock::{Site, Time, MS, SEC};
+use crate::sim::cpu::{HasMachine, Machine, Run, NO_OWNER};
 use crate::sim::executor::World;
 use crate::sim::trace::{Actor, Trace};
 use crate::sim::MAX_CPUS;
 use std::fmt;
 
-/// `smmu_domain->devices_lock`.
+/// `smmu_domain->devices_lock` of the SVA domain (the clients bound to the one mm).
 pub const DEVICES_LOCK: u8 = 0;
 /// `smmu->cmdq.lock`, the spinlock of the pre-2019 design.
 pub const CMDQ_LOCK: u8 = 1;
+
+/// `smmu_domain->devices_lock` of client `dev`'s DMA domain: each client's unmaps take its
+/// own domain's lock, not the SVA domain's.
+pub fn dma_devices_lock(dev: u8) -> u8 {
+    assert!((dev as usize) < MAX_DEVS, "client out of range");
+    2 + dev
+}
 /// Most faults and environment events a scenario lists.
 pub const MAX_EVENTS: usize = 4;
 /// Most command batches a run tracks.
@@ -312,6 +319,8 @@ pub struct Hist {
     pub timeouts: u16,
     /// Waiting in `shared_lock` since this many exclusive acquisitions (None: not waiting).
     pub shared_wait: Option<u32>,
+    /// In the reservation loop of `arm_smmu_cmdq_issue_cmdlist`, waiting for queue space.
+    pub space_wait: bool,
 }
 
 /// The world of one SMMUv3 run.
@@ -356,6 +365,11 @@ pub struct Smmuv3 {
     pub hist: [Hist; MAX_CPUS],
     /// "CMD_SYNC timeout" lines printed.
     pub sync_timeouts: u32,
+    /// The SVA domain's mm was released: `exit_mmap()` runs the notifier's release once.
+    pub mm_released: bool,
+    /// Ghost: a slot was overwritten while the SMMU or a waiter still needed it; what the
+    /// queue does afterwards follows from that.
+    pub overwritten: bool,
 }
 
 impl HasMachine for Smmuv3 {
@@ -396,6 +410,8 @@ impl Smmuv3 {
             excl: 0,
             hist: [Hist::default(); MAX_CPUS],
             sync_timeouts: 0,
+            mm_released: false,
+            overwritten: false,
         };
         w.reset(v, cfg, ncpus);
         w
@@ -426,6 +442,8 @@ impl Smmuv3 {
         self.excl = 0;
         self.hist = [Hist::default(); MAX_CPUS];
         self.sync_timeouts = 0;
+        self.mm_released = false;
+        self.overwritten = false;
     }
 
     /// Number of client devices.
@@ -663,6 +681,11 @@ impl Smmuv3 {
 
     /// Why `cpu` is waiting, as a stable signature field.
     fn why(&self, cpu: u8) -> &'static str {
+        self.why_at(cpu, self.m.ncpus)
+    }
+
+    /// `why`, following spinlock holders at most `hops` times.
+    fn why_at(&self, cpu: u8, hops: u8) -> &'static str {
         let h = self.hist[cpu as usize];
         if h.shared_wait.is_some() {
             return "lock-starved";
@@ -670,6 +693,24 @@ impl Smmuv3 {
         let c = &self.m.cpus[cpu as usize];
         if c.func == "migrate_to_reboot_cpu" {
             return "reboot-blocked";
+        }
+        // A CPU spinning on a spinlock (devices_lock) waits for whatever keeps the holder
+        // inside its critical section, not for anything of its own.
+        if let Site::Lock(l) = c.site {
+            let holder = self.m.locks[l as usize];
+            if holder != NO_OWNER && holder != cpu && hops > 0 {
+                return self.why_at(holder, hops - 1);
+            }
+        }
+        // Once a slot was overwritten before the SMMU consumed it (the MSI-timeout finding),
+        // the queue's pointers and valid bits no longer describe its content.
+        if self.overwritten {
+            return "overwritten";
+        }
+        // What the CPU waits for now outranks CMD_SYNC timeouts it sat through before: once
+        // the queue stops draining, the space wait has no timeout and never ends.
+        if h.space_wait {
+            return "no-space";
         }
         if h.timeouts > 0 || self.hw.cr0 & hw::cr0::CMDQEN == 0 {
             return "sync-timeout";
