@@ -10,7 +10,7 @@
 //!   overwritten follow from that, and a step budget spent by livelocked spinners is not blamed
 //!   on a CPU asleep until a timer.
 
-use iommufuzz::cli::{input, smmu};
+use iommufuzz::cli::input;
 use iommufuzz::oracle::Suppressions;
 use iommufuzz::smmuv3::scenario::Runner as SmmuRunner;
 use iommufuzz::smmuv3::variants as smmu_variants;
@@ -198,7 +198,10 @@ const SMMUV3_VICTIMS: &[(&str, &str, &str, &str)] = &[
 
 /// Replays an SMMUv3 reproducer of tests/data/triage on linux-7.0 with `sup`.
 fn replay_smmuv3(file: &str, sup: &str) -> Verdict {
-    let l = smmu::load(&root().join("tests/data/triage").join(file)).expect("loads");
+    let l = input::load::<iommufuzz::smmuv3::model::Smmuv3Model>(
+        &root().join("tests/data/triage").join(file),
+    )
+    .expect("loads");
     let mut r = SmmuRunner::default();
     r.sup = Suppressions::parse(sup).expect("suppressions parse");
     r.run(&l.scenario, smmu_variants::newest(), l.source())
