@@ -28,6 +28,28 @@ pub trait Variant: Debug + Sync + 'static {
     fn upstream(&self) -> bool;
 }
 
+/// Implements [`Variant`] for a model's variant struct, whose fields `name`, `commits`, `desc`
+/// and `upstream` say it all.
+#[macro_export]
+macro_rules! impl_variant {
+    ($t:ty) => {
+        impl $crate::sim::model::Variant for $t {
+            fn name(&self) -> &'static str {
+                self.name
+            }
+            fn commits(&self) -> &'static str {
+                self.commits
+            }
+            fn desc(&self) -> &'static str {
+                self.desc
+            }
+            fn upstream(&self) -> bool {
+                self.upstream
+            }
+        }
+    };
+}
+
 /// Bounds every element type of a scenario meets: cloned by the minimizer, compared by tests,
 /// and written to and read from JSON scenario files.
 pub trait Part: Clone + Debug + PartialEq + Eq + Serialize + DeserializeOwned {}

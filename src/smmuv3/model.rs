@@ -6,7 +6,7 @@ use super::variants::{Variant, VARIANTS};
 use super::world::{parse_step, step_label, Act, Smmuv3};
 use crate::sim::choice::Step;
 use crate::sim::cpu::Cx;
-use crate::sim::model::{self, Model};
+use crate::sim::model::Model;
 use crate::sim::scenario::fill;
 use arbitrary::{Result as AResult, Unstructured};
 use std::future::Future;
@@ -15,20 +15,7 @@ use std::future::Future;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Smmuv3Model;
 
-impl model::Variant for Variant {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn commits(&self) -> &'static str {
-        self.commits
-    }
-    fn desc(&self) -> &'static str {
-        self.desc
-    }
-    fn upstream(&self) -> bool {
-        self.upstream
-    }
-}
+crate::impl_variant!(Variant);
 
 impl Model for Smmuv3Model {
     const NAME: &'static str = "smmuv3";

@@ -7,7 +7,7 @@ use super::variants::{Variant, VARIANTS};
 use super::world::Vtd;
 use crate::sim::choice::Step;
 use crate::sim::cpu::Cx;
-use crate::sim::model::{self, Model};
+use crate::sim::model::Model;
 use crate::sim::scenario::fill;
 use arbitrary::{Result as AResult, Unstructured};
 use std::future::Future;
@@ -16,20 +16,7 @@ use std::future::Future;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VtdModel;
 
-impl model::Variant for Variant {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-    fn commits(&self) -> &'static str {
-        self.commits
-    }
-    fn desc(&self) -> &'static str {
-        self.desc
-    }
-    fn upstream(&self) -> bool {
-        self.upstream
-    }
-}
+crate::impl_variant!(Variant);
 
 impl Model for VtdModel {
     const NAME: &'static str = "vtd";
