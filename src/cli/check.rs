@@ -106,21 +106,7 @@ pub fn search<M: Model>(
 }
 
 fn save(dir: &Path, sig: &str, file: &impl serde::Serialize) -> Result<(), Usage> {
-    let io = |e: std::io::Error| Usage(format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let stem: String = sig
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let path = dir.join(format!("{stem}.json"));
-    let s = serde_json::to_string_pretty(file).map_err(|e| Usage(e.to_string()))?;
-    std::fs::write(&path, s + "\n").map_err(io)?;
+    let path = super::explore::write_json(dir, &super::explore::file_stem(sig), file)?;
     println!("  wrote {}", path.display());
     Ok(())
 }

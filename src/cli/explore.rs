@@ -96,6 +96,7 @@ fn worker<M: Campaign>(
     let mut r = super::runner_for::<M>(&a.oracle)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let mut buf = vec![0u8; a.max_len.max(1)];
+    let mut pct = Pct::new(0, a.pct_depth, 1);
     let deadline = a.seconds.map(|s| sh.start + Duration::from_secs_f64(s));
     let mut n = 0u64;
     while a.runs.is_none_or(|m| n < m) && !sh.stop.load(Ordering::Relaxed) {
@@ -112,8 +113,8 @@ fn worker<M: Campaign>(
             Schedule::Bytes => r.run(&sc, var, Source::Bytes(&sc.decisions)),
             Schedule::Pct => {
                 // As many decisions as the input's bytes would have taken, then healing.
-                let mut p = Pct::new(rng.next_u64(), a.pct_depth, sc.decisions.len());
-                r.run_with(&sc, var, &mut p)
+                pct.reset(rng.next_u64(), a.pct_depth, sc.decisions.len());
+                r.run_with(&sc, var, &mut pct)
             }
         };
         n += 1;
@@ -193,10 +194,18 @@ pub fn save_repro(
     raw: &[u8],
     json: &impl serde::Serialize,
 ) -> Result<(), Usage> {
+    let stem = file_stem(stem);
+    write_json(dir, &stem, json)?;
     let io = |e: std::io::Error| Usage(format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let stem: String = stem
-        .chars()
+    std::fs::write(dir.join(format!("{stem}.raw")), raw).map_err(io)?;
+    super::replay::out(&format!("  wrote {}/{stem}.raw and .json\n", dir.display()));
+    Ok(())
+}
+
+/// A file name stem made of `s`: letters, digits, `-` and `.` kept, anything else (the `:` of a
+/// signature) turned into `_`.
+pub fn file_stem(s: &str) -> String {
+    s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
                 c
@@ -204,12 +213,17 @@ pub fn save_repro(
                 '_'
             }
         })
-        .collect();
-    std::fs::write(dir.join(format!("{stem}.raw")), raw).map_err(io)?;
+        .collect()
+}
+
+/// Writes `json` pretty-printed as `<dir>/<stem>.json`, creating `dir`; returns the path.
+pub fn write_json(dir: &Path, stem: &str, json: &impl serde::Serialize) -> Result<PathBuf, Usage> {
+    let io = |e: std::io::Error| Usage(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let path = dir.join(format!("{stem}.json"));
     let s = serde_json::to_string_pretty(json).map_err(|e| Usage(e.to_string()))?;
-    std::fs::write(dir.join(format!("{stem}.json")), s + "\n").map_err(io)?;
-    super::replay::out(&format!("  wrote {}/{stem}.raw and .json\n", dir.display()));
-    Ok(())
+    std::fs::write(&path, s + "\n").map_err(io)?;
+    Ok(path)
 }
 
 fn progress(sh: &Shared, jobs: u32) -> ProgressBar {

@@ -14,6 +14,20 @@ pub enum Step<A> {
     Model(A),
 }
 
+/// The number after `prefix` in a decision label (`cpu1`, `dev0`).
+pub fn label_num<T: std::str::FromStr>(s: &str, prefix: &str) -> Option<T> {
+    s.strip_prefix(prefix)?.parse().ok()
+}
+
+/// Splits a decision label: `Ok` for a CPU step (`cpu1`), else the model action's name and its
+/// argument (`hw:exec 5` gives `("hw:exec", "5")`).
+pub fn split_label<A>(s: &str) -> Result<Step<A>, (&str, &str)> {
+    match label_num::<u8>(s, "cpu") {
+        Some(c) => Ok(Step::Cpu(c)),
+        None => Err(s.split_once(' ').unwrap_or((s, ""))),
+    }
+}
+
 /// Picks the next step.
 pub trait Decide<A> {
     /// Returns the index of the chosen step; `enabled` has at least two entries.

@@ -73,16 +73,16 @@ impl Dfs {
     /// has an untried pick within the deviation bound, and takes that pick there.
     pub fn advance(&mut self) -> bool {
         assert_eq!(self.picks.len(), self.widths.len());
-        // Deviations among picks[..j], for every j.
-        let mut before = Vec::with_capacity(self.picks.len());
-        let mut devs = 0u32;
-        for &p in &self.picks {
-            before.push(devs);
-            devs += u32::from(p != 0);
+        // Walking back from the end, `before` is the number of deviations among picks[..j].
+        let mut before = self.picks.iter().filter(|&&p| p != 0).count() as u32;
+        let mut deepest = None;
+        for j in (0..self.picks.len()).rev() {
+            before -= u32::from(self.picks[j] != 0);
+            if self.picks[j] + 1 < self.widths[j] && before < self.max_dev {
+                deepest = Some(j);
+                break;
+            }
         }
-        let deepest = (0..self.picks.len())
-            .rev()
-            .find(|&j| self.picks[j] + 1 < self.widths[j] && before[j] < self.max_dev);
         self.prefix.clear();
         let more = match deepest {
             Some(j) => {

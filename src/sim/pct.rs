@@ -36,19 +36,32 @@ pub struct Pct {
 impl Pct {
     /// A run seeded by `seed`, aiming at bugs of depth `depth` within `horizon` decisions.
     pub fn new(seed: u64, depth: u32, horizon: usize) -> Self {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let change_at = (1..depth.max(1))
-            .map(|_| rng.random_range(1..horizon.max(2)))
-            .collect();
-        Pct {
-            rng,
+        let mut p = Pct {
+            rng: StdRng::seed_from_u64(seed),
             horizon,
-            change_at,
+            change_at: Vec::with_capacity(depth as usize),
             keys: Vec::with_capacity(MAX_ACTORS),
             prio: Vec::with_capacity(MAX_ACTORS),
             decisions: 0,
             rr: RoundRobin::default(),
+        };
+        p.reset(seed, depth, horizon);
+        p
+    }
+
+    /// Starts a new run as `new` would, keeping the buffers (explore runs millions).
+    pub fn reset(&mut self, seed: u64, depth: u32, horizon: usize) {
+        self.rng = StdRng::seed_from_u64(seed);
+        self.horizon = horizon;
+        self.change_at.clear();
+        for _ in 1..depth.max(1) {
+            let c = self.rng.random_range(1..horizon.max(2));
+            self.change_at.push(c);
         }
+        self.keys.clear();
+        self.prio.clear();
+        self.decisions = 0;
+        self.rr = RoundRobin::default();
     }
 
     /// Which actor takes step `s`: a CPU, or the kind of model action.

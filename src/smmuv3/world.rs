@@ -7,6 +7,7 @@ use super::ops::{Client, Config, EnvEvent, Fault};
 use super::variants::Variant;
 use crate::oracle::{Class, Violation};
 use crate::sim::choice::Step;
+use crate::sim::choice::{label_num as num, split_label};
 use crate::sim::clock::{Site, Time, MS, SEC};
 use crate::sim::cpu::{HasMachine, Machine, Run, NO_OWNER};
 use crate::sim::executor::World;
@@ -270,16 +271,12 @@ impl fmt::Display for Act {
     }
 }
 
-fn num<T: std::str::FromStr>(s: &str, prefix: &str) -> Option<T> {
-    s.strip_prefix(prefix)?.parse().ok()
-}
-
 /// Parses a step label (`cpu1`, `hw:consume`, `fault:atc-timeout dev0`, ...).
 pub fn parse_step(s: &str) -> Option<Step<Act>> {
-    if let Some(c) = num::<u8>(s, "cpu") {
-        return Some(Step::Cpu(c));
-    }
-    let (a, b) = s.split_once(' ').unwrap_or((s, ""));
+    let (a, b) = match split_label(s) {
+        Ok(cpu) => return Some(cpu),
+        Err(parts) => parts,
+    };
     let act = match a {
         "hw:consume" => Act::Consume,
         "hw:cr0ack" => Act::Cr0Ack,

@@ -3,6 +3,7 @@
 
 use super::ops::{EnvEvent, Fault};
 use crate::sim::choice::Step;
+use crate::sim::choice::{label_num as num, split_label};
 use std::fmt;
 
 /// A labelled model action.
@@ -49,16 +50,12 @@ impl fmt::Display for Act {
     }
 }
 
-fn num<T: std::str::FromStr>(s: &str, prefix: &str) -> Option<T> {
-    s.strip_prefix(prefix)?.parse().ok()
-}
-
 /// Parses a step label (`cpu1`, `hw:fetch`, `fault:ite dev0`, ...).
 pub fn parse_step(s: &str) -> Option<Step<Act>> {
-    if let Some(c) = num::<u8>(s, "cpu") {
-        return Some(Step::Cpu(c));
-    }
-    let (a, b) = s.split_once(' ').unwrap_or((s, ""));
+    let (a, b) = match split_label(s) {
+        Ok(cpu) => return Some(cpu),
+        Err(parts) => parts,
+    };
     let act = match a {
         "hw:fetch" => Act::Fetch,
         "hw:exec" => Act::Exec(b.parse().ok()?),
