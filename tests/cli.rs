@@ -114,6 +114,14 @@ fn invalid_scenarios_and_flags_are_refused() {
         "regress on a dir without reproducers",
     );
     assert_bad(&run(&["bench", "--runs", "0"]), "bench with no runs");
+    assert_bad(
+        &run(&["bench", "--model", "smmuv3", "--runs", "0"]),
+        "smmuv3 bench with no runs",
+    );
+    assert_bad(
+        &run(&["bench", "--model", "amd"]),
+        "bench of an unknown model",
+    );
     assert_bad(&run(&["frobnicate"]), "unknown subcommand");
     assert_bad(&run(&[]), "no subcommand");
 }
@@ -214,4 +222,37 @@ fn json_report_says_what_the_text_report_says() {
         ]),
         "unknown format",
     );
+}
+
+#[test]
+fn html_report_is_one_page_with_the_verdict_and_every_timeline_event() {
+    for (file, variant) in [
+        ("odd-walk-even-wait-fe89277c9ceb", "linux-6.12"),
+        ("odd-walk-even-wait-fe89277c9ceb", "linux-7.0"),
+        ("smmuv3-skip-err-range-eb6c97647be2", "linux-6.4"),
+    ] {
+        let f = crash(file);
+        let json = run(&["replay", &f, "--variant", variant, "--format", "json"]);
+        let html = run(&["replay", &f, "--variant", variant, "--format", "html"]);
+        assert_eq!(json.status.code(), html.status.code(), "{file} {variant}");
+        let j: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+        let h = String::from_utf8_lossy(&html.stdout).to_string();
+        assert!(h.starts_with("<!DOCTYPE html>") && h.trim_end().ends_with("</html>"));
+        assert!(!h.contains("<script"), "{file}: self-contained, no script");
+        match j["violation"]["signature"].as_str() {
+            Some(sig) => assert!(h.contains("VIOLATION") && h.contains(sig), "{file}: {sig}"),
+            None => assert!(h.contains(&format!("PASS on {variant}"))),
+        }
+        assert!(
+            h.contains(j["trace_hash"].as_str().expect("hash")),
+            "{file}: same run"
+        );
+        // Every event of the JSON timeline is a row (repeats fold into one row with a count).
+        let events = j["timeline"].as_array().expect("timeline").len();
+        let rows = h.matches("<tr").count() - 1;
+        assert!(
+            rows > 10 && rows <= events,
+            "{file}: {rows} rows for {events} events"
+        );
+    }
 }

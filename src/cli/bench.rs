@@ -23,20 +23,17 @@ pub struct Args {
 
 /// `iommufuzz bench`.
 pub fn bench(a: &Args) -> Result<i32, Usage> {
-    if a.model == Smmuv3Model::NAME {
-        // The SMMUv3 bench has always taken `--runs 0` (it prints NaN steps per run).
-        return Ok(run::<Smmuv3Model>(a.runs));
-    }
+    // Zero runs has no rate to report (it would print NaN): bad usage, for every model.
     if a.runs == 0 {
         return Err(Usage("--runs must be at least 1".into()));
     }
-    if a.model != VtdModel::NAME {
-        return Err(Usage(format!(
-            "model {:?} is not supported (known: vtd, smmuv3)",
-            a.model
-        )));
+    match a.model.as_str() {
+        VtdModel::NAME => Ok(run::<VtdModel>(a.runs)),
+        Smmuv3Model::NAME => Ok(run::<Smmuv3Model>(a.runs)),
+        m => Err(Usage(format!(
+            "model {m:?} is not supported (known: vtd, smmuv3)"
+        ))),
     }
-    Ok(run::<VtdModel>(a.runs))
 }
 
 /// Times `runs` executions of `M`'s standard workload on its upstream variant and says how

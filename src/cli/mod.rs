@@ -60,7 +60,8 @@ pub enum Cmd {
         /// Print the whole timeline.
         #[arg(long)]
         full: bool,
-        /// Report format: text (columns) or json (one document, the whole timeline).
+        /// Report format: text (columns), json (one document) or html (one page); json and
+        /// html hold the whole timeline.
         #[arg(long, value_enum, default_value_t = replay::Format::Text)]
         format: replay::Format,
         /// Write the run as a JSON scenario file.

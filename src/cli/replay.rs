@@ -119,16 +119,17 @@ pub fn report<M: Campaign + View>(
     o
 }
 
-/// The last run of `r` as a JSON report (`replay --format json`).
-pub fn report_json<M: Campaign + View>(
+/// The last run of `r` as a JSON report (`replay --format json`) or an HTML page (`html`).
+pub fn report_doc<M: Campaign + View>(
     r: &Runner<M>,
     v: &Verdict,
     var: &M::Variant,
     file: &Path,
+    format: Format,
 ) -> String {
     let w = r.world();
     let again = reproduce::<M>(file, var);
-    crate::report::json::render(&crate::report::json::Parts {
+    let p = crate::report::json::Parts {
         model: M::NAME,
         variant: var.name(),
         verdict: v,
@@ -136,7 +137,11 @@ pub fn report_json<M: Campaign + View>(
         lines: &M::lines(&w),
         state: &M::state_now(&w),
         again: &again,
-    })
+    };
+    match format {
+        Format::Html => crate::report::html::render(&p, w.machine().ncpus as usize, M::HW_COLUMN),
+        _ => crate::report::json::render(&p),
+    }
 }
 
 /// The command that replays `file` of model `M` on `var`.
@@ -157,6 +162,8 @@ pub enum Format {
     Text,
     /// The same as one JSON document (the whole timeline).
     Json,
+    /// The same as one self-contained HTML page (the whole timeline as a table).
+    Html,
 }
 
 /// The `--model` flag a command line needs for `M`: none for VT-d, the default model.
@@ -193,7 +200,7 @@ pub fn replay<M: Campaign + View>(
     let (r, v) = run(&l, var, o)?;
     let mut text = match format {
         Format::Text => report(&r, &v, var, file, full),
-        Format::Json => report_json(&r, &v, var, file),
+        Format::Json | Format::Html => report_doc(&r, &v, var, file, format),
     };
     if any {
         // A vtd_any file carries its variant in its first byte.

@@ -70,7 +70,7 @@ fn lockup(
         },
     };
     let irq = if c.irqs_off {
-        format!("interrupts off since {}", fmt_time(c.irqs_off_since))
+        format!("interrupts off since {}", fmt_time(c.irqs_off_since).trim())
     } else {
         "interrupts on".to_string()
     };

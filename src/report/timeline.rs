@@ -25,7 +25,8 @@ pub enum Line {
     Wide(String),
 }
 
-fn column(who: Actor, ncpus: usize) -> usize {
+/// The column of an actor: its CPU's (interrupt handlers run on a CPU), else the last one.
+pub fn column(who: Actor, ncpus: usize) -> usize {
     match who {
         Actor::Cpu(c) | Actor::Irq(c) => c as usize,
         _ => ncpus,
@@ -96,7 +97,7 @@ pub fn render(lines: &[Line], ncpus: usize, hw_name: &str, max: usize) -> String
 }
 
 /// Folds consecutive identical cells of one actor into one line with a count.
-fn fold(lines: &[Line]) -> Vec<(Line, usize)> {
+pub fn fold(lines: &[Line]) -> Vec<(Line, usize)> {
     let mut out: Vec<(Line, usize)> = Vec::new();
     for l in lines {
         if let (
