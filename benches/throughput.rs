@@ -2,15 +2,26 @@
 //! three submissions per CPU with mixed counts, faults enabled) and SMMUv3 (3 CPUs, 128-entry
 //! queue, unmap and SVA release mixed, faults on). `cargo bench` reports time per execution and
 //! elements per second; `iommufuzz bench [--model smmuv3]` prints exec/s directly.
+//!
+//! A third group, `floor`, measures the execution model alone: two CPUs that do nothing but
+//! yield, as many steps as the VT-d workload takes (171), no hardware, no oracles, no trace. It
+//! is the least any model built on the executor can cost per run.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use iommufuzz::cli::campaign::Campaign;
+use iommufuzz::oracle::{OracleMask, Suppressions, Violation};
+use iommufuzz::sim::choice::{Bytes, Step};
+use iommufuzz::sim::clock::{Site, Time};
+use iommufuzz::sim::cpu::{Cx, HasMachine, Machine};
+use iommufuzz::sim::executor::{self, Exec, Limits, RunOpts, World};
 use iommufuzz::sim::model::newest;
 use iommufuzz::sim::outcome::Source;
 use iommufuzz::sim::runner::Runner;
 use iommufuzz::smmuv3::model::Smmuv3Model;
 use iommufuzz::vtd::model::VtdModel;
+use std::cell::RefCell;
 use std::hint::black_box;
+use std::pin::pin;
 
 /// 256 executions of model `M`'s standard workload on its upstream variant, per iteration.
 fn workload<M: Campaign>(c: &mut Criterion) {
@@ -29,5 +40,75 @@ fn workload<M: Campaign>(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, workload::<VtdModel>, workload::<Smmuv3Model>);
+/// A world with nothing in it but the machine: no model actions, no checks.
+struct Bare(Machine);
+
+impl HasMachine for Bare {
+    fn machine(&self) -> &Machine {
+        &self.0
+    }
+    fn machine_mut(&mut self) -> &mut Machine {
+        &mut self.0
+    }
+    fn why_waiting(&self, _: u8) -> &'static str {
+        ""
+    }
+}
+
+impl World for Bare {
+    type Action = u8;
+    fn actions(&self, _: bool, _: &mut Vec<Step<u8>>) {}
+    fn apply(&mut self, _: u8) {}
+    fn next_deadline(&self) -> Option<Time> {
+        None
+    }
+    fn check(&mut self) -> Option<Violation> {
+        None
+    }
+    fn cause(&self, _: u8) -> &'static str {
+        ""
+    }
+}
+
+/// A CPU program that only yields, `n` times, each a shared access.
+async fn yields(cx: Cx<'_, Bare>, n: u32) {
+    for _ in 0..n {
+        cx.at(Site::Mem).await;
+    }
+}
+
+/// 256 executions of two CPUs yielding 85 and 86 times (171 steps, as the VT-d workload).
+fn floor(c: &mut Criterion) {
+    let cell = RefCell::new(Bare(Machine::new(2)));
+    let mut ex = Exec::<u8>::default();
+    let sup = Suppressions::default();
+    let o = RunOpts {
+        limits: Limits::default(),
+        mask: OracleMask::default(),
+        sup: &sup,
+    };
+    let bytes: Vec<u8> = (0..256u32).map(|i| (i * 7 + 3) as u8).collect();
+    let mut g = c.benchmark_group("floor");
+    g.throughput(Throughput::Elements(256));
+    g.bench_function("two-cpus-171-yields-256-execs", |b| {
+        b.iter(|| {
+            for i in 0..256 {
+                *cell.borrow_mut() = Bare(Machine::new(2));
+                let f0 = pin!(yields(Cx::new(0, &cell), 85));
+                let f1 = pin!(yields(Cx::new(1, &cell), 86));
+                let mut futs = [f0, f1];
+                let mut src = Bytes::new(&bytes[i..]);
+                black_box(executor::run(&cell, &mut futs, &mut src, &o, &mut ex));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    workload::<VtdModel>,
+    workload::<Smmuv3Model>,
+    floor
+);
 criterion_main!(benches);
