@@ -34,7 +34,7 @@ impl Vtd {
             // Space held by a submission whose device-TLB invalidation is timing out is the
             // accepted ATS wait seen from another CPU.
             return if ats_stuck {
-                self.retry_loop_elsewhere().unwrap_or("ats-timeout")
+                self.retry_loop().unwrap_or("ats-timeout")
             } else {
                 self.why_queue_full()
             };
@@ -45,7 +45,7 @@ impl Vtd {
             "ats-timeout"
         };
         if ats_stuck {
-            return self.retry_loop_elsewhere().unwrap_or(ats);
+            return self.retry_loop().unwrap_or(ats);
         }
         let polling = c.func == "qi_submit_sync" && c.site == crate::sim::clock::Site::Relax;
         let lost = if polling {
@@ -94,6 +94,23 @@ impl Vtd {
             out = out.or(Some(r));
         }
         out
+    }
+
+    /// The retry loop a wait on an unanswerable ATS request is one more turn of: a live
+    /// submission's (see `retry_loop_elsewhere`), or else the loop the whole queue is in once a
+    /// present but hung endpoint has timed out twice in the run. Each of its timeouts makes
+    /// `qi_check_fault()` walk and abort every pending wait, so every submitter restarts and
+    /// sends to it again (crashes/finding-hung-device-retry): the rounds go on with no bound,
+    /// and the one a run ends in may be a call that has not restarted yet, waiting on a
+    /// request of an earlier call to another endpoint that cannot answer either.
+    fn retry_loop(&self) -> Option<&'static str> {
+        self.retry_loop_elsewhere().or_else(|| {
+            let looping = (0..self.hw.ndevs as usize).any(|d| {
+                let dev = self.hw.devs[d];
+                dev.state == DevState::Hung && dev.present() && self.ats_timeouts[d] >= 2
+            });
+            (looping && self.hw.tes).then_some("ite-retry-hung")
+        })
     }
 
     /// Why a CPU waiting for free slots cannot get them: `free_tail` stuck on a slot that no

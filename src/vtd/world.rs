@@ -201,6 +201,9 @@ pub struct Vtd {
     pub hist: [Hist; crate::sim::MAX_CPUS],
     /// Who cleared ITE last.
     pub ite_clearer: IteClearer,
+    /// Per device, ATS completion timeouts that ran out so far in the run (real timer fires,
+    /// not injected ITEs): a hung endpoint timing out again is a turn of the retry loop.
+    pub ats_timeouts: [u16; hw::MAX_DEVS],
     /// Shared-state version the invariants were last checked at.
     pub checked_version: u64,
 }
@@ -259,6 +262,7 @@ impl Vtd {
             prints: 0,
             hist: [Hist::default(); crate::sim::MAX_CPUS],
             ite_clearer: IteClearer::None,
+            ats_timeouts: [0; hw::MAX_DEVS],
             checked_version: u64::MAX,
         };
         w.reset(v, cfg, ncpus);
@@ -295,6 +299,7 @@ impl Vtd {
         self.prints = 0;
         self.hist = [Hist::default(); crate::sim::MAX_CPUS];
         self.ite_clearer = IteClearer::None;
+        self.ats_timeouts = [0; hw::MAX_DEVS];
         self.checked_version = u64::MAX;
     }
 
@@ -540,6 +545,10 @@ impl Vtd {
 
     /// Records, for every CPU inside `qi_submit_sync`, that an ITE struck during its call.
     fn note_ite(&mut self, dev: u8, waited: bool) {
+        if waited {
+            let n = &mut self.ats_timeouts[dev as usize];
+            *n = n.saturating_add(1);
+        }
         for k in 0..self.hw.ninflight as usize {
             let d = self.hw.inflight[k].desc;
             // Only a wait with a status write completes a submission: the PRQ drain's leading
