@@ -79,6 +79,8 @@ pub struct Exec<A> {
     model_epoch: u64,
     model_healing: bool,
     model_deadline: Time,
+    /// The CPUs `enabled` lists (bit per CPU); `u8::MAX` after the model's list changed.
+    enabled_cpus: u8,
     /// Every real decision taken (forced single choices are not recorded).
     pub log: Vec<Step<A>>,
     /// For each logged decision, the index chosen among the enabled steps: the byte that makes
@@ -102,6 +104,7 @@ impl<A> Default for Exec<A> {
             model_epoch: u64::MAX,
             model_healing: false,
             model_deadline: 0,
+            enabled_cpus: u8::MAX,
             log: Vec::with_capacity(1024),
             picks: Vec::with_capacity(1024),
             heal_at: None,
@@ -123,6 +126,7 @@ pub struct RunOpts<'a> {
     pub sup: &'a Suppressions,
 }
 
+#[inline(always)]
 fn cpu_enabled(m: &Machine, i: usize) -> bool {
     let c = &m.cpus[i];
     if c.run != Run::Running {
@@ -151,6 +155,7 @@ fn next_wake(m: &Machine) -> Option<Time> {
 }
 
 /// Moves the clock to `t` and runs the watchdogs. Returns true to stop.
+#[inline(always)]
 fn advance<W: World>(w: &mut W, t: Time, ex: &mut Exec<W::Action>, o: &RunOpts) -> bool {
     let m = w.machine_mut();
     debug_assert!(t >= m.now, "time goes forward");
@@ -160,6 +165,14 @@ fn advance<W: World>(w: &mut W, t: Time, ex: &mut Exec<W::Action>, o: &RunOpts) 
     if t < m.wd_next && !m.soft_due_any {
         return false;
     }
+    sample(w, t, ex, o)
+}
+
+/// A watchdog sample at time `t` (off the hot path: once per tick). Returns true to stop.
+#[cold]
+#[inline(never)]
+fn sample<W: World>(w: &mut W, t: Time, ex: &mut Exec<W::Action>, o: &RunOpts) -> bool {
+    let m = w.machine_mut();
     m.wd_next = t - t % WATCHDOG_TICK + WATCHDOG_TICK;
     m.soft_due_any = false;
     let n = m.ncpus as usize;
@@ -195,6 +208,7 @@ pub fn run<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
     ex.log.clear();
     ex.picks.clear();
     ex.model_epoch = u64::MAX;
+    ex.enabled_cpus = u8::MAX;
     ex.heal_at = None;
     ex.findings.clear();
     ex.steps = 0;
@@ -210,17 +224,17 @@ fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
     o: &RunOpts,
     ex: &mut Exec<W::Action>,
 ) -> End {
-    let mut heal_start: Option<Time> = None;
     let mut cx = Context::from_waker(Waker::noop());
     // A source's healing flag only changes when it chooses (see `Decide::healing`), so it is
     // asked again only after a real choice, not on every step.
     let mut healing = src.healing();
+    // Past this virtual time the healing phase has spent its budget (never, before it began).
+    let mut heal_end = Time::MAX;
+    if healing {
+        heal_end = heal_begins(cell, ex, o);
+    }
     while ex.steps < o.limits.max_steps {
         ex.steps += 1;
-        if healing && heal_start.is_none() {
-            heal_start = Some(cell.borrow().machine().now);
-            ex.heal_at = Some(ex.log.len());
-        }
         collect(&*cell.borrow(), healing, ex);
         if ex.enabled.is_empty() {
             match idle(cell, ex, o) {
@@ -228,16 +242,16 @@ fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
                 None => continue,
             }
         }
-        if let Some(hs) = heal_start {
-            if over_budget(cell, hs, ex, o) {
-                return End::Violation;
-            }
+        if cell.borrow().machine().now > heal_end {
+            return over_budget(cell, ex, o);
         }
+        let mut healed = false;
         let pick = if ex.enabled.len() == 1 {
             ex.enabled[0]
         } else {
             let i = src.choose(&ex.enabled);
-            healing = src.healing();
+            healed = !healing && src.healing();
+            healing |= healed;
             ex.log.push(ex.enabled[i]);
             ex.picks.push(i as u16);
             ex.enabled[i]
@@ -250,6 +264,10 @@ fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
             }
             _ => {}
         }
+        if healed {
+            // The phase begins with the next step, at the time this one left.
+            heal_end = heal_begins(cell, ex, o);
+        }
     }
     let v = progress::steps(cell.borrow().machine(), |c| {
         let w = cell.borrow();
@@ -259,19 +277,27 @@ fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
     End::Violation
 }
 
+/// Bit i set when CPU i can run now.
+#[inline(always)]
+fn cpu_mask(m: &Machine) -> u8 {
+    let mut mask = 0u8;
+    for i in 0..m.ncpus as usize {
+        mask |= u8::from(cpu_enabled(m, i)) << i;
+    }
+    mask
+}
+
 /// Lists the enabled steps. The model's actions depend only on shared state, interrupt
 /// state, which CPUs run, the healing flag and timers; they are recomputed only when one of
 /// those changed (the machine's epoch, or a deadline passed), not after every read-only step.
+/// The whole list is rebuilt only when the model's part or the set of runnable CPUs changed.
+#[inline(always)]
 fn collect<W: World>(w: &W, healing: bool, ex: &mut Exec<W::Action>) {
     let m = w.machine();
     let stale =
         m.epoch != ex.model_epoch || healing != ex.model_healing || m.now >= ex.model_deadline;
     if stale {
-        ex.model.clear();
-        w.actions(healing, &mut ex.model);
-        ex.model_epoch = m.epoch;
-        ex.model_healing = healing;
-        ex.model_deadline = w.next_deadline().unwrap_or(Time::MAX);
+        refresh_model(w, healing, ex);
     }
     #[cfg(debug_assertions)]
     {
@@ -284,13 +310,34 @@ fn collect<W: World>(w: &W, healing: bool, ex: &mut Exec<W::Action>) {
             "model actions changed without an epoch bump"
         );
     }
+    let mask = cpu_mask(m);
+    if mask != ex.enabled_cpus {
+        rebuild(mask, ex);
+    }
+}
+
+/// Recomputes the model's enabled actions.
+#[inline(never)]
+fn refresh_model<W: World>(w: &W, healing: bool, ex: &mut Exec<W::Action>) {
+    let m = w.machine();
+    ex.model.clear();
+    w.actions(healing, &mut ex.model);
+    ex.model_epoch = m.epoch;
+    ex.model_healing = healing;
+    ex.model_deadline = w.next_deadline().unwrap_or(Time::MAX);
+    ex.enabled_cpus = u8::MAX;
+}
+
+/// Rebuilds the enabled list: runnable CPUs in order, then the model's actions.
+fn rebuild<A: Copy>(mask: u8, ex: &mut Exec<A>) {
     ex.enabled.clear();
-    for i in 0..m.ncpus as usize {
-        if cpu_enabled(m, i) {
-            ex.enabled.push(Step::Cpu(i as u8));
+    for i in 0..super::MAX_CPUS as u8 {
+        if mask >> i & 1 == 1 {
+            ex.enabled.push(Step::Cpu(i));
         }
     }
     ex.enabled.extend_from_slice(&ex.model);
+    ex.enabled_cpus = mask;
 }
 
 /// Nothing is enabled: jump to the next timer, or end the run. `None` means continue.
@@ -336,23 +383,26 @@ fn finish<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) ->
     }
 }
 
-fn over_budget<W: World>(
-    cell: &RefCell<W>,
-    hs: Time,
-    ex: &mut Exec<W::Action>,
-    o: &RunOpts,
-) -> bool {
+/// The healing phase begins now: records where in the log, and returns the virtual time past
+/// which its budget is spent.
+#[cold]
+fn heal_begins<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> Time {
+    ex.heal_at = Some(ex.log.len());
+    let now = cell.borrow().machine().now;
+    now.saturating_add(o.limits.heal_budget)
+}
+
+/// The healing phase spent its virtual-time budget with CPUs still inside operations.
+#[cold]
+fn over_budget<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> End {
     let w = cell.borrow();
-    if w.machine().now <= hs.saturating_add(o.limits.heal_budget) {
-        return false;
-    }
     let v = progress::budget(
         w.machine(),
         "virtual-time budget of the healing phase spent",
         |c| (w.cause(c), w.victim(c)),
     );
     ex.findings.file(v, o.mask, o.sup);
-    true
+    End::Violation
 }
 
 /// What one step led to.
