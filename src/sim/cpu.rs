@@ -110,6 +110,10 @@ pub struct Machine {
     pub wd_next: Time,
     /// Some CPU has a soft-lockup report due (interrupts just came back on).
     pub soft_due_any: bool,
+    /// The model's enabled actions read the CPUs' interrupt state (an interrupt handler is an
+    /// action): turning interrupts off or on bumps the epoch. A model whose variant never
+    /// offers a handler step clears it, so the executor keeps its cached action list.
+    pub irq_epoch: bool,
 }
 
 impl Machine {
@@ -129,6 +133,7 @@ impl Machine {
             current: 0,
             wd_next: 0,
             soft_due_any: false,
+            irq_epoch: true,
         };
         for c in m.cpus.iter_mut().skip(ncpus as usize) {
             c.run = Run::Done;
@@ -257,7 +262,7 @@ impl<'a, W: HasMachine> Cx<'a, W> {
         if !was {
             c.irqs_off = true;
             c.irqs_off_since = now;
-            m.epoch = m.epoch.wrapping_add(1);
+            m.epoch = m.epoch.wrapping_add(u64::from(m.irq_epoch));
         }
         was
     }
@@ -282,7 +287,7 @@ impl<'a, W: HasMachine> Cx<'a, W> {
             }
         }
         if c.irqs_off != was_off {
-            m.epoch = m.epoch.wrapping_add(1);
+            m.epoch = m.epoch.wrapping_add(u64::from(m.irq_epoch));
         }
         c.irqs_off = was_off;
         m.soft_due_any |= due;

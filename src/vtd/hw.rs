@@ -264,6 +264,51 @@ pub enum Effect {
     Ice(u16),
 }
 
+/// What is still pending ahead of an in-flight entry, as the ordering rules (spec 6.5.2.11)
+/// see it: one pass over the in-flight list in fetch order decides every entry's turn.
+#[derive(Clone, Copy, Debug)]
+pub struct Ahead {
+    all_done: bool,
+    ctx: bool,
+    iotlb_iec: bool,
+    fence: bool,
+}
+
+impl Ahead {
+    /// Nothing ahead.
+    pub const NONE: Ahead = Ahead {
+        all_done: true,
+        ctx: false,
+        iotlb_iec: false,
+        fence: false,
+    };
+
+    /// True when `p`, queued behind what this has seen, may execute now.
+    #[inline(always)]
+    pub fn admits(&self, p: &Fetched) -> bool {
+        let t = p.desc.ty;
+        let ok = match t {
+            DescType::Wait => self.all_done,
+            x if x.is_iotlb() => !self.fence && !self.ctx,
+            x if x.is_ats() => !self.fence && !self.iotlb_iec,
+            _ => !self.fence,
+        };
+        ok && p.phase == Phase::Queued
+    }
+
+    /// Moves past `p`.
+    #[inline(always)]
+    pub fn pass(&mut self, p: &Fetched) {
+        if p.phase != Phase::Done {
+            let t = p.desc.ty;
+            self.all_done = false;
+            self.ctx |= t.is_ctx();
+            self.iotlb_iec |= t.is_iotlb() || t == DescType::Iec;
+            self.fence |= t == DescType::Wait && p.desc.fence;
+        }
+    }
+}
+
 impl Iq {
     /// A reset queue of `len` slots with `ndevs` answering endpoints; QI and translation on.
     pub fn new(len: u16, ndevs: u8, ats_timeout: u64) -> Self {
@@ -431,25 +476,11 @@ impl Iq {
     /// Bit i set when inflight entry i may execute now: [`Iq::may_execute`] for every entry in
     /// one pass, carrying what is still pending ahead of each entry.
     pub fn ready_mask(&self) -> u32 {
-        let (mut all_done, mut ctx, mut iotlb_iec, mut fence) = (true, false, false, false);
+        let mut ahead = Ahead::NONE;
         let mut mask = 0u32;
         for (i, p) in self.inflight().iter().enumerate() {
-            let t = p.desc.ty;
-            let ok = match t {
-                DescType::Wait => all_done,
-                x if x.is_iotlb() => !fence && !ctx,
-                x if x.is_ats() => !fence && !iotlb_iec,
-                _ => !fence,
-            };
-            if ok && p.phase == Phase::Queued {
-                mask |= 1 << i;
-            }
-            if p.phase != Phase::Done {
-                all_done = false;
-                ctx |= t.is_ctx();
-                iotlb_iec |= t.is_iotlb() || t == DescType::Iec;
-                fence |= t == DescType::Wait && p.desc.fence;
-            }
+            mask |= u32::from(ahead.admits(p)) << i;
+            ahead.pass(p);
         }
         debug_assert!(
             (0..self.ninflight as usize).all(|i| self.may_execute(i) == (mask >> i & 1 == 1))
@@ -457,6 +488,7 @@ impl Iq {
         mask
     }
 
+    /// Execute step for inflight entry `i`.
     /// Execute step for inflight entry `i`.
     pub fn execute(&mut self, i: usize) -> Effect {
         assert!(

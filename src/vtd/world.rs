@@ -272,6 +272,8 @@ impl Vtd {
     /// Reinitialises for a new run, keeping buffers.
     pub fn reset(&mut self, v: &'static Variant, cfg: Config, ncpus: u8) {
         self.m = Machine::new(ncpus);
+        // Only a variant whose fault handler clears QI bits offers it as a step (`irq_action`).
+        self.m.irq_epoch = v.irq_clears_qi_bits;
         // Slots at or past the ring length are never written (every index is taken modulo
         // it), so only the previous run's ring needs clearing: in place, not a 256-slot copy.
         let dirty = self.hw.len as usize;
@@ -414,12 +416,11 @@ impl Vtd {
         (0..MAX_EVENTS).find(|&i| self.env[i] == Some(e) && self.env_used & (1 << i) == 0)
     }
 
-    fn fault_enabled(&self, f: Fault) -> bool {
+    /// `sent`: bit d set when device d has an ATS request out (see `hw_actions`).
+    fn fault_enabled(&self, f: Fault, sent: u8) -> bool {
         match f {
             Fault::Ite(_) if self.cfg.eager_fetch && self.hw.can_fetch() => false,
-            Fault::Ite(d) => self.hw.inflight().iter().any(|x| {
-                x.desc.dev == d && matches!(x.phase, Phase::Sent { .. }) && x.desc.ty.is_ats()
-            }),
+            Fault::Ite(d) => d < 8 && sent >> d & 1 == 1,
             Fault::Iqe => {
                 let d = self.hw.ring[self.hw.iqh as usize];
                 self.hw.can_fetch() && d.ty != hw::DescType::Wait && !d.invalid
@@ -441,31 +442,44 @@ impl Vtd {
         }
     }
 
-    fn hw_actions(&self, out: &mut Vec<Step<Act>>) {
+    /// Appends the hardware's and the devices' actions; returns the devices with an ATS
+    /// request out (bit per device), which decide where an injected ITE can strike.
+    fn hw_actions(&self, out: &mut Vec<Step<Act>>) -> u8 {
         if self.hw.can_fetch() {
             out.push(Step::Model(Act::Fetch));
         }
         let now = self.m.now;
-        let ready = self.hw.ready_mask();
-        for (i, f) in self.hw.inflight().iter().enumerate() {
-            match f.phase {
-                Phase::Queued if ready >> i & 1 == 1 => out.push(Step::Model(Act::Exec(f.slot))),
-                Phase::Sent { deadline } => {
-                    let dev = self.hw.devs[f.desc.dev as usize];
-                    if dev.state == DevState::Ok && self.hw.tes {
-                        out.push(Step::Model(Act::Answer(f.slot)));
-                    }
-                    if deadline > 0 && now >= deadline {
-                        out.push(Step::Model(Act::Timeout(f.slot)));
-                    }
+        let tes = self.hw.tes;
+        let mut ahead = hw::Ahead::NONE;
+        let mut sent = 0u8;
+        // One pass in fetch order: each entry's turn under the ordering rules, its request's
+        // answer and timeout, in the order `Iq::ready_mask` and the list always gave them.
+        for f in self.hw.inflight() {
+            if ahead.admits(f) {
+                out.push(Step::Model(Act::Exec(f.slot)));
+            } else if let Phase::Sent { deadline } = f.phase {
+                let dev = f.desc.dev;
+                if f.desc.ty.is_ats() {
+                    sent |= 1 << dev;
                 }
-                _ => {}
+                if tes && self.hw.devs[dev as usize].state == DevState::Ok {
+                    out.push(Step::Model(Act::Answer(f.slot)));
+                }
+                if deadline > 0 && now >= deadline {
+                    out.push(Step::Model(Act::Timeout(f.slot)));
+                }
             }
+            ahead.pass(f);
         }
+        debug_assert_eq!(
+            self.hw.ready_mask().count_ones() as usize,
+            out.iter()
+                .filter(|s| matches!(s, Step::Model(Act::Exec(_))))
+                .count()
+        );
         for d in 0..self.hw.ndevs {
-            if self.hw.devs[d as usize].late_answer
-                && self.hw.devs[d as usize].state == DevState::Ok
-            {
+            let dev = self.hw.devs[d as usize];
+            if dev.late_answer && dev.state == DevState::Ok {
                 out.push(Step::Model(Act::LateAnswer(d)));
             }
         }
@@ -474,6 +488,7 @@ impl Vtd {
                 out.push(Step::Model(Act::Stale(z.slot)));
             }
         }
+        sent
     }
 
     fn irq_action(&self, out: &mut Vec<Step<Act>>) {
@@ -627,7 +642,7 @@ impl World for Vtd {
     type Action = Act;
 
     fn actions(&self, healing: bool, out: &mut Vec<Step<Act>>) {
-        self.hw_actions(out);
+        let sent = self.hw_actions(out);
         self.irq_action(out);
         if healing {
             return;
@@ -635,19 +650,19 @@ impl World for Vtd {
         // One step per distinct unused listed fault or event: two identical entries are one
         // action until the first of them fires.
         for i in 0..MAX_EVENTS {
-            if self.faults_used & (1 << i) == 0 {
+            if self.faults_used >> i & 1 == 0 {
                 if let Some(f) = self.faults[i] {
                     let dup = (0..i)
-                        .any(|j| self.faults[j] == Some(f) && self.faults_used & (1 << j) == 0);
-                    if !dup && self.fault_enabled(f) {
+                        .any(|j| self.faults_used >> j & 1 == 0 && self.faults[j] == Some(f));
+                    if !dup && self.fault_enabled(f, sent) {
                         out.push(Step::Model(Act::Inject(f)));
                     }
                 }
             }
-            if self.env_used & (1 << i) == 0 {
+            if self.env_used >> i & 1 == 0 {
                 if let Some(e) = self.env[i] {
                     let dup =
-                        (0..i).any(|j| self.env[j] == Some(e) && self.env_used & (1 << j) == 0);
+                        (0..i).any(|j| self.env_used >> j & 1 == 0 && self.env[j] == Some(e));
                     if !dup && self.env_enabled(e) {
                         out.push(Step::Model(Act::Env(e)));
                     }
