@@ -618,6 +618,26 @@ impl Vtd {
         self.ev_as(Actor::Env, Ev::Env(e));
     }
 
+    /// The per-step oracles after shared state changed: a violation found inside the step,
+    /// else the hardware's and the driver's invariants.
+    #[inline(never)]
+    fn check_now(&mut self) -> Option<Violation> {
+        // Tested before taking: `take()` would move the whole (large) Option on every step.
+        if self.pending.is_some() {
+            return self.pending.take();
+        }
+        self.checked_version = self.m.version;
+        let r = self.hw.check().and_then(|_| self.check_driver());
+        r.err().map(|why| Violation {
+            class: Class::QueueIntegrity,
+            cpu: None,
+            func: "invariant".into(),
+            cause: why.split(' ').next().unwrap_or("").into(),
+            time: self.m.now,
+            msg: why.into(),
+        })
+    }
+
     /// Driver-side invariants of `struct q_inval` (queue integrity oracle).
     fn check_driver(&self) -> Result<(), &'static str> {
         let l = self.qlen();
@@ -725,25 +745,14 @@ impl World for Vtd {
         self.hw.next_deadline()
     }
 
+    #[inline(always)]
     fn check(&mut self) -> Option<Violation> {
-        // Tested before taking: `take()` would move the whole (large) Option on every step.
-        if self.pending.is_some() {
-            return self.pending.take();
-        }
-        // Invariants can only break when shared state was written.
-        if self.m.version == self.checked_version {
+        // Invariants can only break when shared state was written. Both tests inline into the
+        // executor's step; the rest is out of line, off the path most steps take.
+        if self.m.version == self.checked_version && self.pending.is_none() {
             return None;
         }
-        self.checked_version = self.m.version;
-        let r = self.hw.check().and_then(|_| self.check_driver());
-        r.err().map(|why| Violation {
-            class: Class::QueueIntegrity,
-            cpu: None,
-            func: "invariant".into(),
-            cause: why.split(' ').next().unwrap_or("").into(),
-            time: self.m.now,
-            msg: why.into(),
-        })
+        self.check_now()
     }
 
     fn cause(&self, cpu: u8) -> &'static str {
