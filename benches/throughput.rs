@@ -28,6 +28,8 @@ fn workload<M: Campaign>(c: &mut Criterion) {
     let inputs = M::bench_inputs(256);
     let var = newest::<M>();
     let mut r = Runner::<M>::default();
+    // Untraced, as the fuzz targets, `explore` and `iommufuzz bench` run.
+    r.set_tracing(false);
     let mut g = c.benchmark_group(M::NAME);
     g.throughput(Throughput::Elements(inputs.len() as u64));
     g.bench_function("standard-workload-256-execs", |b| {

@@ -122,6 +122,9 @@ impl<M: Campaign + View> Target<M> {
         };
         let mut runner = Runner::default();
         runner.sup = self::suppressions(M::SUPPRESSIONS.to_string(), suppressions)?;
+        // Most inputs pass: their runs go untraced, and an input that crashes is run again
+        // with its trace for the report.
+        runner.set_tracing(false);
         let only = only_filter(only)?;
         Ok(Target {
             runner,
@@ -144,6 +147,15 @@ impl<M: Campaign + View> Target<M> {
         if self.only.as_ref().is_some_and(|o| !o.matches(x)) {
             return None;
         }
+        let sig = x.signature();
+        self.runner.set_tracing(true);
+        let v = self.runner.run(&sc, var, Source::Bytes(&sc.decisions));
+        self.runner.set_tracing(false);
+        assert_eq!(
+            v.violation.as_ref().map(|x| x.signature()),
+            Some(sig),
+            "a traced run takes the same course as the untraced one"
+        );
         Some(report(
             &self.runner,
             &v,

@@ -62,3 +62,28 @@ fn raw_to_json_to_replay_gives_the_same_verdict_and_trace() {
         "the sample should exercise violating runs too ({violations})"
     );
 }
+
+/// Search loops run untraced: the run itself (verdict, suppressed findings, steps, virtual
+/// time, decision log) must be exactly the traced run, only the trace is left empty.
+#[test]
+fn untraced_runs_take_the_same_course_as_traced_ones() {
+    let mut traced = Runner::default();
+    let mut untraced = Runner::default();
+    untraced.set_tracing(false);
+    let (mut violations, mut recorded) = (0, 0);
+    for (i, data) in inputs(300, 13).iter().enumerate() {
+        let v = &VARIANTS[i % VARIANTS.len()];
+        let sc = decode(data);
+        let a = traced.run(&sc, v, Source::Bytes(&sc.decisions));
+        let b = untraced.run(&sc, v, Source::Bytes(&sc.decisions));
+        violations += usize::from(a.violation.is_some());
+        assert_eq!(a.violation, b.violation, "input {i} on {}", v.name);
+        assert_eq!(a.suppressed, b.suppressed, "input {i} on {}", v.name);
+        assert_eq!((a.steps, a.end_time), (b.steps, b.end_time));
+        assert_eq!(traced.decisions(), untraced.decisions());
+        recorded += usize::from(!traced.world().trace.entries.is_empty());
+        assert!(untraced.world().trace.entries.is_empty(), "nothing recorded");
+    }
+    assert!(violations > 10, "violating runs are compared too ({violations})");
+    assert!(recorded > 200, "traced runs record events ({recorded})");
+}

@@ -19,6 +19,10 @@ pub struct Args {
     /// Model whose standard workload runs: vtd or smmuv3.
     #[arg(long, default_value = "vtd")]
     pub model: String,
+    /// Record every run's trace, as replay does; by default runs are untraced, as in the fuzz
+    /// targets and `explore`.
+    #[arg(long)]
+    pub traced: bool,
 }
 
 /// `iommufuzz bench`.
@@ -28,8 +32,8 @@ pub fn bench(a: &Args) -> Result<i32, Usage> {
         return Err(Usage("--runs must be at least 1".into()));
     }
     match a.model.as_str() {
-        VtdModel::NAME => Ok(run::<VtdModel>(a.runs)),
-        Smmuv3Model::NAME => Ok(run::<Smmuv3Model>(a.runs)),
+        VtdModel::NAME => Ok(run::<VtdModel>(a.runs, a.traced)),
+        Smmuv3Model::NAME => Ok(run::<Smmuv3Model>(a.runs, a.traced)),
         m => Err(Usage(format!(
             "model {m:?} is not supported (known: vtd, smmuv3)"
         ))),
@@ -38,10 +42,11 @@ pub fn bench(a: &Args) -> Result<i32, Usage> {
 
 /// Times `runs` executions of `M`'s standard workload on its upstream variant and says how
 /// fast they went. Generic, so each model's loop is as monomorphic as its fuzz target's.
-fn run<M: Campaign>(runs: u64) -> i32 {
+fn run<M: Campaign>(runs: u64, traced: bool) -> i32 {
     let inputs = M::bench_inputs(256);
     let var = model::newest::<M>();
     let mut r = Runner::<M>::default();
+    r.set_tracing(traced);
     let (mut steps, mut viol) = (0u64, 0u64);
     let t = Instant::now();
     for i in 0..runs {
@@ -52,9 +57,10 @@ fn run<M: Campaign>(runs: u64) -> i32 {
     }
     let s = t.elapsed().as_secs_f64();
     say::<M>(&format!(
-        "bench {} {}: {runs} runs in {s:.3} s = {:.0} exec/s ({:.0} steps/run, {viol} with a violation)\n",
+        "bench {} {} ({}): {runs} runs in {s:.3} s = {:.0} exec/s ({:.0} steps/run, {viol} with a violation)\n",
         M::NAME,
         var.name(),
+        if traced { "traced" } else { "untraced" },
         runs as f64 / s,
         steps as f64 / runs as f64
     ));

@@ -94,6 +94,8 @@ fn worker<M: Campaign>(
     sh: &Shared,
 ) -> Result<(), Usage> {
     let mut r = super::runner_for::<M>(&a.oracle)?;
+    // A found violation is saved from its input and decision log; nothing reads the trace.
+    r.set_tracing(false);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut buf = vec![0u8; a.max_len.max(1)];
     let mut pct = Pct::new(0, a.pct_depth, 1);

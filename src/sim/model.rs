@@ -97,6 +97,8 @@ pub trait Model: Copy + Debug + Default + PartialEq + Eq + Send + Sync + 'static
     ) -> impl Future<Output = ()> + 'a;
     /// Hash of the trace the last run left in `w`.
     fn trace_hash(w: &Self::World) -> u64;
+    /// Switches the recording of `w`'s trace on or off (see [`crate::sim::trace::Trace`]).
+    fn set_tracing(w: &mut Self::World, on: bool);
     /// Renders a decision label (`cpu1`, `fault:iqe`, ...).
     fn step_label(s: &Step<Act<Self>>) -> String;
     /// Parses a decision label.

@@ -83,6 +83,13 @@ impl<M: Model> Runner<M> {
         executor::run(cell, &mut futs, src, &o, &mut self.ex)
     }
 
+    /// Records the trace of the runs that follow (the default) or not. Search loops switch it
+    /// off: verdict, decision log and signatures stay the same, the trace stays empty and its
+    /// hash covers nothing; a run whose report is wanted is run again with it on.
+    pub fn set_tracing(&mut self, on: bool) {
+        M::set_tracing(&mut self.cell.borrow_mut(), on);
+    }
+
     /// The world after the last run (trace, queue state).
     pub fn world(&self) -> Ref<'_, M::World> {
         self.cell.borrow()

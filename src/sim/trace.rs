@@ -34,8 +34,14 @@ pub struct Entry<E> {
 }
 
 /// The event log of one execution.
+///
+/// A search loop (fuzz targets, `explore`, `bench`) only needs verdicts, so it can switch
+/// recording off: events are then neither stored nor hashed, and a run whose report is wanted
+/// is run again with recording on (same input, same run).
 #[derive(Debug)]
 pub struct Trace<E> {
+    /// Recording: off, `push` does nothing and the hash stays at its seed.
+    pub on: bool,
     /// Events in order.
     pub entries: Vec<Entry<E>>,
     /// Capacity limit: a runaway run stops recording rather than growing without bound.
@@ -50,6 +56,7 @@ impl<E: Copy + Hash> Trace<E> {
     /// An empty trace that keeps at most `limit` entries.
     pub fn new(limit: usize) -> Self {
         Trace {
+            on: true,
             entries: Vec::with_capacity(limit.min(4096)),
             limit,
             dropped: 0,
@@ -67,6 +74,9 @@ impl<E: Copy + Hash> Trace<E> {
     /// Appends one event.
     #[inline]
     pub fn push(&mut self, t: Time, who: Actor, ev: E) {
+        if !self.on {
+            return;
+        }
         let mut h = Mix(self.running);
         t.hash(&mut h);
         who.hash(&mut h);

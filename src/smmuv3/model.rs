@@ -60,6 +60,10 @@ impl Model for Smmuv3Model {
         w.trace.hash()
     }
 
+    fn set_tracing(w: &mut Smmuv3, on: bool) {
+        w.trace.on = on;
+    }
+
     fn step_label(s: &Step<Act>) -> String {
         step_label(s)
     }

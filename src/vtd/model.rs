@@ -58,6 +58,10 @@ impl Model for VtdModel {
         w.trace.hash()
     }
 
+    fn set_tracing(w: &mut Vtd, on: bool) {
+        w.trace.on = on;
+    }
+
     fn step_label(s: &Step<Act>) -> String {
         step_label(s)
     }

@@ -341,6 +341,9 @@ impl Vtd {
 
     /// Records the queue state in the trace.
     pub fn snap(&mut self, who: Actor) {
+        if !self.trace.on {
+            return;
+        }
         let s = self.snapshot();
         self.ev_as(who, Ev::Snap(s));
     }
