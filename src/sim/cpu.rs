@@ -5,7 +5,7 @@
 //! between two yields runs atomically. Locks, interrupt state and `cpu_relax()` live here
 //! because every model needs them with the kernel's semantics.
 
-use super::clock::{Site, Time};
+use super::clock::{Site, Time, SOFT_LOCKUP};
 use super::{MAX_CPUS, MAX_LOCKS};
 use std::cell::{RefCell, RefMut};
 use std::future::Future;
@@ -271,20 +271,20 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     /// at once, so a CPU that has not scheduled for the soft-lockup threshold is due a report.
     pub fn irq_restore(&self, was_off: bool) {
         let mut w = self.cell.borrow_mut();
-        let cause = w.why_waiting(self.id);
+        let m = w.machine();
+        let c = &m.cpus[self.id as usize];
+        // The cause is asked only when a report comes due: it is a signature field, not free.
+        let busy = c.busy_since.filter(|&b| c.irqs_off && !was_off && m.now - b >= SOFT_LOCKUP);
+        let cause = busy.map(|_| w.why_waiting(self.id));
         let m = w.machine_mut();
         let now = m.now;
         let c = &mut m.cpus[self.id as usize];
         let mut due = false;
-        if c.irqs_off && !was_off {
-            if let Some(b) = c.busy_since {
-                if now - b >= super::clock::SOFT_LOCKUP {
-                    c.soft_due = now - b;
-                    c.soft_func = c.func;
-                    c.soft_cause = cause;
-                    due = true;
-                }
-            }
+        if let (Some(b), Some(cause)) = (busy, cause) {
+            c.soft_due = now - b;
+            c.soft_func = c.func;
+            c.soft_cause = cause;
+            due = true;
         }
         if c.irqs_off != was_off {
             m.epoch = m.epoch.wrapping_add(u64::from(m.irq_epoch));

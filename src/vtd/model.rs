@@ -8,7 +8,6 @@ use super::world::Vtd;
 use crate::sim::choice::Step;
 use crate::sim::cpu::Cx;
 use crate::sim::model::Model;
-use crate::sim::scenario::fill;
 use arbitrary::{Result as AResult, Unstructured};
 use std::future::Future;
 
@@ -46,8 +45,7 @@ impl Model for VtdModel {
 
     fn start(w: &mut Vtd, sc: &Scenario, v: &'static Variant, ncpus: u8) {
         w.reset(v, sc.config, ncpus);
-        fill(&mut w.faults, &sc.faults);
-        fill(&mut w.env, &sc.env);
+        w.list_events(&sc.faults, &sc.env);
     }
 
     fn cpu_main<'a>(cx: Cx<'a, Vtd>, prog: &'a Program) -> impl Future<Output = ()> + 'a {

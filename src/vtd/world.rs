@@ -167,6 +167,19 @@ pub struct Snap {
     pub status: u64,
 }
 
+/// Bit i set when `list[i]` is listed, unused in `used`, and no earlier unused entry equals it.
+fn offers<T: PartialEq>(list: &[Option<T>; MAX_EVENTS], used: u8) -> u8 {
+    let mut mask = 0;
+    for i in 0..MAX_EVENTS {
+        let Some(x) = &list[i] else { continue };
+        let free = |k: usize| used >> k & 1 == 0;
+        if free(i) && !(0..i).any(|j| free(j) && list[j].as_ref() == Some(x)) {
+            mask |= 1 << i;
+        }
+    }
+    mask
+}
+
 /// The world of one VT-d run.
 pub struct Vtd {
     /// Machine: CPUs, locks, clock.
@@ -193,6 +206,12 @@ pub struct Vtd {
     pub env: [Option<EnvEvent>; MAX_EVENTS],
     /// Which listed events fired.
     pub env_used: u8,
+    /// Listed faults that are offered as steps when enabled: unused, and the first unused
+    /// entry of their value (two identical entries are one action until the first fires).
+    /// Kept by [`Vtd::list_events`] and updated when one fires.
+    fault_offer: u8,
+    /// The same for environment events.
+    env_offer: u8,
     /// A violation found inside a step, reported by `check()`.
     pub pending: Option<Violation>,
     /// `qi_dump_fault` prints (observable: printing with interrupts off).
@@ -258,6 +277,8 @@ impl Vtd {
             faults_used: 0,
             env: [None; MAX_EVENTS],
             env_used: 0,
+            fault_offer: 0,
+            env_offer: 0,
             pending: None,
             prints: 0,
             hist: [Hist::default(); crate::sim::MAX_CPUS],
@@ -297,6 +318,8 @@ impl Vtd {
         self.faults_used = 0;
         self.env = [None; MAX_EVENTS];
         self.env_used = 0;
+        self.fault_offer = 0;
+        self.env_offer = 0;
         self.pending = None;
         self.prints = 0;
         self.hist = [Hist::default(); crate::sim::MAX_CPUS];
@@ -409,6 +432,20 @@ impl Vtd {
         } else {
             self.m.touch_driver_only();
         }
+    }
+
+    /// Lists the input's faults and environment events for the run that starts.
+    pub fn list_events(&mut self, faults: &[Fault], env: &[EnvEvent]) {
+        assert!(faults.len() <= MAX_EVENTS && env.len() <= MAX_EVENTS);
+        crate::sim::scenario::fill(&mut self.faults, faults);
+        crate::sim::scenario::fill(&mut self.env, env);
+        self.update_offers();
+    }
+
+    /// Recomputes which listed entries are offered (see `fault_offer`).
+    fn update_offers(&mut self) {
+        self.fault_offer = offers(&self.faults, self.faults_used);
+        self.env_offer = offers(&self.env, self.env_used);
     }
 
     fn fault_index(&self, f: Fault) -> Option<usize> {
@@ -589,6 +626,7 @@ impl Vtd {
     fn inject(&mut self, f: Fault) {
         let i = self.fault_index(f).expect("enabled fault is listed");
         self.faults_used |= 1 << i;
+        self.update_offers();
         self.ev_as(Actor::Env, Ev::Inject(f));
         let e = match f {
             Fault::Ite(d) => {
@@ -611,6 +649,7 @@ impl Vtd {
     fn env_event(&mut self, e: EnvEvent) {
         let i = self.env_index(e).expect("enabled event is listed");
         self.env_used |= 1 << i;
+        self.update_offers();
         let d = &mut self.hw.devs[e.dev() as usize];
         d.state = match e {
             EnvEvent::Hang(_) => DevState::Hung,
@@ -670,25 +709,24 @@ impl World for Vtd {
         if healing {
             return;
         }
-        // One step per distinct unused listed fault or event: two identical entries are one
-        // action until the first of them fires.
+        // One step per offered fault or event, in list order, faults and events interleaved.
+        debug_assert_eq!(self.fault_offer, offers(&self.faults, self.faults_used));
+        debug_assert_eq!(self.env_offer, offers(&self.env, self.env_used));
+        let (fo, eo) = (self.fault_offer, self.env_offer);
+        if fo | eo == 0 {
+            return;
+        }
         for i in 0..MAX_EVENTS {
-            if self.faults_used >> i & 1 == 0 {
-                if let Some(f) = self.faults[i] {
-                    let dup = (0..i)
-                        .any(|j| self.faults_used >> j & 1 == 0 && self.faults[j] == Some(f));
-                    if !dup && self.fault_enabled(f, sent) {
-                        out.push(Step::Model(Act::Inject(f)));
-                    }
+            if fo >> i & 1 == 1 {
+                let f = self.faults[i].expect("an offered fault is listed");
+                if self.fault_enabled(f, sent) {
+                    out.push(Step::Model(Act::Inject(f)));
                 }
             }
-            if self.env_used >> i & 1 == 0 {
-                if let Some(e) = self.env[i] {
-                    let dup =
-                        (0..i).any(|j| self.env_used >> j & 1 == 0 && self.env[j] == Some(e));
-                    if !dup && self.env_enabled(e) {
-                        out.push(Step::Model(Act::Env(e)));
-                    }
+            if eo >> i & 1 == 1 {
+                let e = self.env[i].expect("an offered event is listed");
+                if self.env_enabled(e) {
+                    out.push(Step::Model(Act::Env(e)));
                 }
             }
         }
