@@ -90,8 +90,8 @@ fn listed_under(file: &str, finding: &str, sig: &str) {
     let v = Violation {
         class: Class::parse(f.next().unwrap()).expect("class"),
         cpu: None,
-        func: f.next().unwrap().into(),
-        cause: f.next().unwrap().into(),
+        func: f.next().unwrap().to_string().into(),
+        cause: f.next().unwrap().to_string().into(),
         time: 0,
         msg: String::new(),
     };

@@ -12,6 +12,7 @@ pub mod watchdog;
 
 use crate::sim::clock::Time;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The property a violation breaks.
@@ -98,10 +99,11 @@ pub struct Violation {
     pub class: Class,
     /// The CPU involved, if any.
     pub cpu: Option<u8>,
-    /// The kernel function involved.
-    pub func: String,
+    /// The kernel function involved (a name the model knows statically; a file's own text when
+    /// read back from JSON).
+    pub func: Cow<'static, str>,
     /// A short machine-readable cause (e.g. `ats-timeout`, `odd-walk`), part of the signature.
-    pub cause: String,
+    pub cause: Cow<'static, str>,
     /// Virtual time in ns.
     pub time: Time,
     /// One-paragraph explanation.
@@ -229,7 +231,7 @@ impl Findings {
 mod tests {
     use super::*;
 
-    fn v(class: Class, func: &str, cause: &str) -> Violation {
+    fn v(class: Class, func: &'static str, cause: &'static str) -> Violation {
         Violation {
             class,
             cpu: Some(0),

@@ -86,8 +86,8 @@ fn lockup(
     Violation {
         class,
         cpu: Some(i as u8),
-        func: c.func.to_string(),
-        cause: cause(i as u8).0.to_string(),
+        func: c.func.into(),
+        cause: cause(i as u8).0.into(),
         time: m.now,
         msg: format!("{what}: cpu{i} {how} ({irq}{held})"),
     }

@@ -65,12 +65,12 @@ pub fn check(m: &mut Machine, cpu: usize) -> Option<Violation> {
     None
 }
 
-fn mk(class: Class, cpu: usize, func: &str, time: u64, msg: String) -> Violation {
+fn mk(class: Class, cpu: usize, func: &'static str, time: u64, msg: String) -> Violation {
     Violation {
         class,
         cpu: Some(cpu as u8),
-        func: func.to_string(),
-        cause: String::new(),
+        func: func.into(),
+        cause: "".into(),
         time,
         msg,
     }

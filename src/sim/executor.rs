@@ -187,7 +187,7 @@ fn sample<W: World>(w: &mut W, t: Time, ex: &mut Exec<W::Action>, o: &RunOpts) -
             } else {
                 w.cause(cpu as u8)
             }
-            .to_string();
+            .into();
             if ex.findings.file(v, o.mask, o.sup) {
                 return true;
             }

@@ -30,10 +30,11 @@ pub struct Verdict {
 
 impl Verdict {
     /// The verdict of the execution whose results `ex` holds and whose trace hashed to `trace`.
-    pub fn of<A>(ex: &Exec<A>, trace: u64) -> Self {
+    pub fn of<A>(ex: &mut Exec<A>, trace: u64) -> Self {
+        // Moved out, not copied: the next run clears the findings anyway.
         Verdict {
-            violation: ex.findings.violation.clone(),
-            suppressed: ex.findings.suppressed.clone(),
+            violation: ex.findings.violation.take(),
+            suppressed: std::mem::take(&mut ex.findings.suppressed),
             steps: ex.steps,
             end_time: ex.end_time,
             trace_hash: trace ^ ex.steps,

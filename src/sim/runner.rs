@@ -63,7 +63,7 @@ impl<M: Model> Runner<M> {
         let end = self.exec(sc, src);
         let w = self.cell.borrow();
         debug_assert!(end == End::Violation || self.ex.findings.violation.is_none());
-        Verdict::of(&self.ex, M::trace_hash(&w))
+        Verdict::of(&mut self.ex, M::trace_hash(&w))
     }
 
     fn exec<D: Decide<Act<M>>>(&mut self, sc: &ScenarioOf<M>, src: &mut D) -> End {

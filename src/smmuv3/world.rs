@@ -483,7 +483,7 @@ impl Smmuv3 {
     }
 
     /// Files a violation found inside a step (the first one wins).
-    pub fn violate(&mut self, class: Class, func: &str, cause: &str, msg: String) {
+    pub fn violate(&mut self, class: Class, func: &'static str, cause: &'static str, msg: String) {
         if self.pending.is_none() {
             self.pending = Some(Violation {
                 class,

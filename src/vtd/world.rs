@@ -372,7 +372,7 @@ impl Vtd {
     }
 
     /// Files a violation found inside a step (the first one wins).
-    pub fn violate(&mut self, class: Class, func: &str, cause: &str, msg: String) {
+    pub fn violate(&mut self, class: Class, func: &'static str, cause: &'static str, msg: String) {
         if self.pending.is_none() {
             let cpu = Some(self.m.current);
             let v = Violation {
