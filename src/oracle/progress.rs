@@ -4,6 +4,7 @@
 use super::{Class, Violation};
 use crate::sim::clock::{fmt_time, Site, Time};
 use crate::sim::cpu::{CpuState, Machine, Run, NO_OWNER};
+use std::fmt::Write as _;
 
 /// What ended the run, which decides who is to blame.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -55,41 +56,46 @@ fn lockup(
     } else {
         Class::SoftLockup
     };
-    let how = match c.run {
-        Run::Hung => format!("loops forever in {}: {}", c.func, c.hang_reason),
+    // One buffer for the whole message: a run ends in a lockup often while fuzzing, so the
+    // report is written once, without intermediate strings.
+    let mut msg = String::with_capacity(160);
+    let _ = write!(msg, "{what}: cpu{i} ");
+    let _ = match c.run {
+        Run::Hung => write!(msg, "loops forever in {}: {}", c.func, c.hang_reason),
         _ => match c.site {
-            Site::Lock(l) => format!("spins on lock {} held by cpu{}", l, m.locks[l as usize]),
-            _ if why == Why::Steps => format!(
+            Site::Lock(l) => write!(msg, "spins on lock {} held by cpu{}", l, m.locks[l as usize]),
+            _ if why == Why::Steps => write!(
+                msg,
                 "keeps spinning in {} while virtual time barely moves",
                 c.func
             ),
-            _ => format!(
+            _ => write!(
+                msg,
                 "spins in {} and nothing it polls can change any more",
                 c.func
             ),
         },
     };
-    let irq = if c.irqs_off {
-        format!("interrupts off since {}", fmt_time(c.irqs_off_since).trim())
+    let _ = if c.irqs_off {
+        write!(msg, " (interrupts off since {}", fmt_time(c.irqs_off_since).trim())
     } else {
-        "interrupts on".to_string()
+        write!(msg, " (interrupts on")
     };
-    let holds: Vec<String> = (0..m.locks.len())
-        .filter(|&l| m.locks[l] == i as u8 && m.locks[l] != NO_OWNER)
-        .map(|l| format!("lock {l}"))
-        .collect();
-    let held = if holds.is_empty() {
-        String::new()
-    } else {
-        format!(", holding {}", holds.join(", "))
-    };
+    let mut first = true;
+    for l in 0..m.locks.len() {
+        if m.locks[l] == i as u8 && m.locks[l] != NO_OWNER {
+            let _ = write!(msg, "{}lock {l}", if first { ", holding " } else { ", " });
+            first = false;
+        }
+    }
+    msg.push(')');
     Violation {
         class,
         cpu: Some(i as u8),
         func: c.func.into(),
         cause: cause(i as u8).0.into(),
         time: m.now,
-        msg: format!("{what}: cpu{i} {how} ({irq}{held})"),
+        msg,
     }
 }
 
