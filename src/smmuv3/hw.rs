@@ -564,6 +564,16 @@ impl Smmu {
         self.cons | (u32::from(self.err) << 24)
     }
 
+    /// [`Smmu::check`] passes: the same conditions as one branch-free test, for the per-step
+    /// oracle (`check` names the one that failed).
+    #[inline]
+    pub fn holds(&self) -> bool {
+        let mask = (self.len() << 1) - 1;
+        let used = self.prod.wrapping_sub(self.cons) & mask;
+        (self.prod | self.cons) & !mask == 0
+            && (used <= self.len()) & (self.natc as usize <= MAX_ATC)
+    }
+
     /// The hardware's own invariants.
     pub fn check(&self) -> Result<(), &'static str> {
         let mask = (self.len() << 1) - 1;
