@@ -336,19 +336,25 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
 
 /// Step 2: plain stores of the commands (and the CMD_SYNC) into the reserved slots. No other
 /// actor may look at [start, end) before the valid bits and PROD say so, so one yield covers
-/// the whole copy; the ghost still checks every slot it overwrites.
+/// the whole copy; the ghost still checks every slot it overwrites. The model's actions see
+/// the copy only if it overwrote the entry at CONS (a slot reused too early).
 async fn write_entries(cx: &Cpu<'_>, r: Ring, start: u32, cmds: &[Cmd], sync: Option<Cmd>) {
     cx.at(Site::Mem).await;
     let mut w = cx.w();
     let mut p = start;
+    let mut at_cons = false;
     for c in cmds {
-        w.write_slot(p, *c);
+        at_cons |= w.write_slot(p, *c);
         p = r.inc(p, 1);
     }
     if let Some(s) = sync {
-        w.write_slot(p, s);
+        at_cons |= w.write_slot(p, s);
     }
-    w.m.touch();
+    if at_cons {
+        w.m.touch();
+    } else {
+        w.m.touch_driver_only();
+    }
 }
 
 /// `arm_smmu_cmdq_build_sync_cmd()`: MSI into the SYNC's own slot with MSIPOLL, else SEV.

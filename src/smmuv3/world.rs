@@ -426,6 +426,7 @@ impl Smmuv3 {
     pub fn reset(&mut self, v: &'static Variant, cfg: &Config, ncpus: u8) {
         let nd = cfg.clients.len().min(MAX_DEVS) as u8;
         self.m = Machine::new(ncpus);
+        self.sync_irq_epoch();
         self.hw
             .reset(cfg.qshift, nd, u64::from(cfg.atc_timeout_ms) * MS);
         self.sw = CmdqSw::ZERO;
@@ -459,6 +460,14 @@ impl Smmuv3 {
         fill(&mut self.env, env);
         self.faults_first = first_listings(&self.faults);
         self.env_first = first_listings(&self.env);
+    }
+
+    /// The model's actions read the CPUs' interrupt state only while the GERROR interrupt is
+    /// pending (the handler step goes to the first CPU that can take it): only then does
+    /// turning interrupts off or on need to bump the epoch. Called whenever `irq_pending` may
+    /// have changed, which only a model step (or a reset) does.
+    fn sync_irq_epoch(&mut self) {
+        self.m.irq_epoch = self.hw.irq_pending;
     }
 
     /// Number of client devices.
@@ -530,12 +539,14 @@ impl Smmuv3 {
         (self.subs.len() - 1) as u16
     }
 
-    /// A CPU writes a command at queue position `p` (index and wrap).
-    pub fn write_slot(&mut self, p: u32, c: Cmd) {
+    /// A CPU writes a command at queue position `p` (index and wrap). Returns true when the
+    /// slot is the one at CONS, the only entry the model's actions look at.
+    pub fn write_slot(&mut self, p: u32, c: Cmd) -> bool {
         let i = self.hw.idx(p);
         self.ghost_claim(p, c.tag);
         self.hw.q[i] = c;
         self.owner[i] = c.tag.sub;
+        i == self.hw.idx(self.hw.cons)
     }
 
     fn fault_index(&self, f: Fault) -> Option<usize> {
@@ -701,6 +712,8 @@ impl Smmuv3 {
                 c.irqs_off = false;
             }
         }
+        // Which CPUs run and take interrupts is what the GERROR handler step reads.
+        self.m.epoch = self.m.epoch.wrapping_add(1);
     }
 
     /// Driver-side invariants of `struct arm_smmu_cmdq` (queue integrity oracle).
@@ -839,6 +852,7 @@ impl World for Smmuv3 {
             }
         };
         self.apply_effect(e);
+        self.sync_irq_epoch();
     }
 
     fn next_deadline(&self) -> Option<Time> {
