@@ -557,32 +557,36 @@ pub async fn arm_smmu_cmdq_issue_cmdlist(cx: &Cpu<'_>, cmds: &[Cmd], sync: bool,
 
 /// `struct arm_smmu_cmdq_batch` with its ghost batch id.
 pub struct Batch {
-    cmds: [Cmd; CMDQ_BATCH_ENTRIES],
-    num: usize,
+    /// `cmds[0..num]`, at most `CMDQ_BATCH_ENTRIES`: the CPU's command buffer, lent by the
+    /// world from batch to batch so that no batch allocates or clears a whole array.
+    cmds: Vec<Cmd>,
     sub: u16,
 }
 
 impl Batch {
     /// `arm_smmu_cmdq_batch_init()`.
     pub fn new(cx: &Cpu<'_>) -> Batch {
+        let mut w = cx.w();
+        let mut cmds = std::mem::take(&mut w.batch_cmds[cx.id as usize]);
+        cmds.clear();
+        cmds.reserve_exact(CMDQ_BATCH_ENTRIES);
         Batch {
-            cmds: [Cmd::EMPTY; CMDQ_BATCH_ENTRIES],
-            num: 0,
-            sub: cx.w().new_sub(cx.id),
+            cmds,
+            sub: w.new_sub(cx.id),
         }
     }
 
     /// True when no command is pending in the batch.
     pub fn is_empty(&self) -> bool {
-        self.num == 0
+        self.cmds.is_empty()
     }
 }
 
 /// `arm_smmu_cmdq_batch_add()`: a full batch is issued without a SYNC first.
 pub async fn batch_add(cx: &Cpu<'_>, b: &mut Batch, mut c: Cmd) {
-    if b.num == CMDQ_BATCH_ENTRIES {
+    if b.cmds.len() == CMDQ_BATCH_ENTRIES {
         arm_smmu_cmdq_issue_cmdlist(cx, &b.cmds, false, b.sub).await;
-        b.num = 0;
+        b.cmds.clear();
     }
     let idx = {
         let mut w = cx.w();
@@ -592,15 +596,16 @@ pub async fn batch_add(cx: &Cpu<'_>, b: &mut Batch, mut c: Cmd) {
         s.count - 1
     };
     c.tag = tag(b.sub, idx);
-    b.cmds[b.num] = c;
-    b.num += 1;
+    b.cmds.push(c);
 }
 
 /// `arm_smmu_cmdq_batch_submit()`: the rest plus a CMD_SYNC; the ghost then checks that a
-/// success covers every command of the batch.
-pub async fn batch_submit(cx: &Cpu<'_>, b: &Batch, func: &'static str) -> i32 {
-    let rc = arm_smmu_cmdq_issue_cmdlist(cx, &b.cmds[..b.num], true, b.sub).await;
-    cx.w().ghost_return(b.sub, rc, func);
+/// success covers every command of the batch. The batch's buffer goes back to the CPU.
+pub async fn batch_submit(cx: &Cpu<'_>, b: Batch, func: &'static str) -> i32 {
+    let rc = arm_smmu_cmdq_issue_cmdlist(cx, &b.cmds, true, b.sub).await;
+    let mut w = cx.w();
+    w.ghost_return(b.sub, rc, func);
+    w.batch_cmds[cx.id as usize] = b.cmds;
     rc
 }
 

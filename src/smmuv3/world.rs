@@ -2,6 +2,7 @@
 //! `struct arm_smmu_cmdq`, the reboot state, ghost state for the oracles, the trace, and the
 //! labelled actions the executor chooses among.
 
+use super::driver::CMDQ_BATCH_ENTRIES;
 use super::hw::{self, Cmd, DevState, Effect, Smmu, Tag, MAX_DEVS, MAX_Q};
 use super::ops::{Client, Config, EnvEvent, Fault};
 use super::variants::Variant;
@@ -343,6 +344,9 @@ pub struct Smmuv3 {
     pub owner: [u16; MAX_Q],
     /// Ghost: batches, index = id (0 unused).
     pub subs: Vec<Sub>,
+    /// Per CPU, the command array its `struct arm_smmu_cmdq_batch` uses, kept across batches
+    /// and runs (a batch takes it and its submit gives it back).
+    pub batch_cmds: [Vec<Cmd>; MAX_CPUS],
     /// Trace.
     pub trace: Trace<Ev>,
     /// Faults the input lists.
@@ -403,6 +407,7 @@ impl Smmuv3 {
             clients: [Client::default(); MAX_DEVS],
             owner: [0; MAX_Q],
             subs,
+            batch_cmds: std::array::from_fn(|_| Vec::with_capacity(CMDQ_BATCH_ENTRIES)),
             trace: Trace::new(1 << 16),
             faults: [None; MAX_EVENTS],
             faults_used: 0,
