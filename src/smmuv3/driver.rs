@@ -14,7 +14,7 @@ use super::variants::{Design, Variant};
 use super::world::{tag, Ev, Llq, Smmuv3, OWNED, STARVE_BYPASS, SYNC_IDX};
 use crate::oracle::Class;
 use crate::sim::clock::{Site, Time, SEC};
-use crate::sim::cpu::Cx;
+use crate::sim::cpu::{Cx, Yield};
 use crate::sim::trace::Actor;
 
 /// `-ETIMEDOUT`.
@@ -84,8 +84,9 @@ fn variant(cx: &Cpu<'_>) -> &'static Variant {
 /// `cpu_relax()` (or WFE, or the udelay back-off) in a loop whose exit depends only on shared
 /// state the caller has just read: until some actor changes shared state, the next iteration
 /// would read the same, so the CPU parks at once until then or until `wake_at` (0: no
-/// timeout). The loop's next read happens at this yield point.
-pub async fn relax_parked(cx: &Cpu<'_>, wake_at: Time) {
+/// timeout). Returns the yield point the caller awaits at once (a plain function, not one
+/// more future level polled on every step of a spin): the loop's next read happens there.
+pub fn relax_parked(cx: &Cpu<'_>, wake_at: Time) -> Yield {
     {
         let mut w = cx.w();
         let m = &mut w.m;
@@ -95,7 +96,7 @@ pub async fn relax_parked(cx: &Cpu<'_>, wake_at: Time) {
         c.park_version = Some(v);
         c.wake_at = wake_at;
     }
-    cx.at(Site::Relax).await;
+    cx.at(Site::Relax)
 }
 
 /// `queue_poll()`: -ETIMEDOUT once the 1 s budget is spent (checked first), else wait.
