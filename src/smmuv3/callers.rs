@@ -43,7 +43,7 @@ async fn tlb_inv_range(cx: &Cpu<'_>, pages: u8, leaf: bool) {
             batch_add(cx, &mut b, Cmd::new(Opcode::TlbiNhVa, 0)).await;
         }
     }
-    batch_submit(cx, &b, "__arm_smmu_tlb_inv_range").await;
+    batch_submit(cx, b, "__arm_smmu_tlb_inv_range").await;
 }
 
 /// `arm_smmu_atc_inv_domain()`: after the TLBI's SYNC, one ATC_INV per ATS master of the
@@ -69,7 +69,7 @@ async fn atc_inv_domain(cx: &Cpu<'_>, devs: u8, lock: u8) {
         }
     }
     cx.spin_unlock_irqrestore(lock, flags).await;
-    batch_submit(cx, &b, "arm_smmu_atc_inv_domain").await;
+    batch_submit(cx, b, "arm_smmu_atc_inv_domain").await;
 }
 
 fn sva_devs(cx: &Cpu<'_>) -> u8 {
@@ -110,14 +110,14 @@ pub async fn mm_release(cx: &Cpu<'_>) {
         if devs & (1 << d) != 0 {
             let mut b = Batch::new(cx);
             batch_add(cx, &mut b, Cmd::new(Opcode::CfgiCd, d)).await;
-            batch_submit(cx, &b, "arm_smmu_sync_cd").await;
+            batch_submit(cx, b, "arm_smmu_sync_cd").await;
         }
     }
     cx.spin_unlock_irqrestore(DEVICES_LOCK, flags).await;
     cx.func("arm_smmu_tlb_inv_asid");
     let mut b = Batch::new(cx);
     batch_add(cx, &mut b, Cmd::new(Opcode::TlbiNhAsid, 0)).await;
-    batch_submit(cx, &b, "arm_smmu_tlb_inv_asid").await;
+    batch_submit(cx, b, "arm_smmu_tlb_inv_asid").await;
     atc_inv_domain(cx, devs, DEVICES_LOCK).await;
 }
 

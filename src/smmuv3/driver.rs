@@ -14,7 +14,7 @@ use super::variants::{Design, Variant};
 use super::world::{tag, Ev, Llq, Smmuv3, OWNED, STARVE_BYPASS, SYNC_IDX};
 use crate::oracle::Class;
 use crate::sim::clock::{Site, Time, SEC};
-use crate::sim::cpu::Cx;
+use crate::sim::cpu::{Cx, Yield};
 use crate::sim::trace::Actor;
 
 /// `-ETIMEDOUT`.
@@ -84,8 +84,9 @@ fn variant(cx: &Cpu<'_>) -> &'static Variant {
 /// `cpu_relax()` (or WFE, or the udelay back-off) in a loop whose exit depends only on shared
 /// state the caller has just read: until some actor changes shared state, the next iteration
 /// would read the same, so the CPU parks at once until then or until `wake_at` (0: no
-/// timeout). The loop's next read happens at this yield point.
-pub async fn relax_parked(cx: &Cpu<'_>, wake_at: Time) {
+/// timeout). Returns the yield point the caller awaits at once (a plain function, not one
+/// more future level polled on every step of a spin): the loop's next read happens there.
+pub fn relax_parked(cx: &Cpu<'_>, wake_at: Time) -> Yield {
     {
         let mut w = cx.w();
         let m = &mut w.m;
@@ -95,7 +96,7 @@ pub async fn relax_parked(cx: &Cpu<'_>, wake_at: Time) {
         c.park_version = Some(v);
         c.wake_at = wake_at;
     }
-    cx.at(Site::Relax).await;
+    cx.at(Site::Relax)
 }
 
 /// `queue_poll()`: -ETIMEDOUT once the 1 s budget is spent (checked first), else wait.
@@ -336,19 +337,25 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
 
 /// Step 2: plain stores of the commands (and the CMD_SYNC) into the reserved slots. No other
 /// actor may look at [start, end) before the valid bits and PROD say so, so one yield covers
-/// the whole copy; the ghost still checks every slot it overwrites.
+/// the whole copy; the ghost still checks every slot it overwrites. The model's actions see
+/// the copy only if it overwrote the entry at CONS (a slot reused too early).
 async fn write_entries(cx: &Cpu<'_>, r: Ring, start: u32, cmds: &[Cmd], sync: Option<Cmd>) {
     cx.at(Site::Mem).await;
     let mut w = cx.w();
     let mut p = start;
+    let mut at_cons = false;
     for c in cmds {
-        w.write_slot(p, *c);
+        at_cons |= w.write_slot(p, *c);
         p = r.inc(p, 1);
     }
     if let Some(s) = sync {
-        w.write_slot(p, s);
+        at_cons |= w.write_slot(p, s);
     }
-    w.m.touch();
+    if at_cons {
+        w.m.touch();
+    } else {
+        w.m.touch_driver_only();
+    }
 }
 
 /// `arm_smmu_cmdq_build_sync_cmd()`: MSI into the SYNC's own slot with MSIPOLL, else SEV.
@@ -551,32 +558,36 @@ pub async fn arm_smmu_cmdq_issue_cmdlist(cx: &Cpu<'_>, cmds: &[Cmd], sync: bool,
 
 /// `struct arm_smmu_cmdq_batch` with its ghost batch id.
 pub struct Batch {
-    cmds: [Cmd; CMDQ_BATCH_ENTRIES],
-    num: usize,
+    /// `cmds[0..num]`, at most `CMDQ_BATCH_ENTRIES`: the CPU's command buffer, lent by the
+    /// world from batch to batch so that no batch allocates or clears a whole array.
+    cmds: Vec<Cmd>,
     sub: u16,
 }
 
 impl Batch {
     /// `arm_smmu_cmdq_batch_init()`.
     pub fn new(cx: &Cpu<'_>) -> Batch {
+        let mut w = cx.w();
+        let mut cmds = std::mem::take(&mut w.batch_cmds[cx.id as usize]);
+        cmds.clear();
+        cmds.reserve_exact(CMDQ_BATCH_ENTRIES);
         Batch {
-            cmds: [Cmd::EMPTY; CMDQ_BATCH_ENTRIES],
-            num: 0,
-            sub: cx.w().new_sub(cx.id),
+            cmds,
+            sub: w.new_sub(cx.id),
         }
     }
 
     /// True when no command is pending in the batch.
     pub fn is_empty(&self) -> bool {
-        self.num == 0
+        self.cmds.is_empty()
     }
 }
 
 /// `arm_smmu_cmdq_batch_add()`: a full batch is issued without a SYNC first.
 pub async fn batch_add(cx: &Cpu<'_>, b: &mut Batch, mut c: Cmd) {
-    if b.num == CMDQ_BATCH_ENTRIES {
+    if b.cmds.len() == CMDQ_BATCH_ENTRIES {
         arm_smmu_cmdq_issue_cmdlist(cx, &b.cmds, false, b.sub).await;
-        b.num = 0;
+        b.cmds.clear();
     }
     let idx = {
         let mut w = cx.w();
@@ -586,15 +597,16 @@ pub async fn batch_add(cx: &Cpu<'_>, b: &mut Batch, mut c: Cmd) {
         s.count - 1
     };
     c.tag = tag(b.sub, idx);
-    b.cmds[b.num] = c;
-    b.num += 1;
+    b.cmds.push(c);
 }
 
 /// `arm_smmu_cmdq_batch_submit()`: the rest plus a CMD_SYNC; the ghost then checks that a
-/// success covers every command of the batch.
-pub async fn batch_submit(cx: &Cpu<'_>, b: &Batch, func: &'static str) -> i32 {
-    let rc = arm_smmu_cmdq_issue_cmdlist(cx, &b.cmds[..b.num], true, b.sub).await;
-    cx.w().ghost_return(b.sub, rc, func);
+/// success covers every command of the batch. The batch's buffer goes back to the CPU.
+pub async fn batch_submit(cx: &Cpu<'_>, b: Batch, func: &'static str) -> i32 {
+    let rc = arm_smmu_cmdq_issue_cmdlist(cx, &b.cmds, true, b.sub).await;
+    let mut w = cx.w();
+    w.ghost_return(b.sub, rc, func);
+    w.batch_cmds[cx.id as usize] = b.cmds;
     rc
 }
 

@@ -55,7 +55,7 @@ impl Smmuv3 {
 
     /// The SMMU completed a batch's CMD_SYNC: with CS=IRQ only a landed MSI signals it, else
     /// CONS passing it does.
-    pub(crate) fn ghost_sync_done(&mut self, c: super::hw::Cmd, msi: bool) {
+    pub(crate) fn ghost_sync_done(&mut self, c: super::hw::Consumed, msi: bool) {
         if c.tag.sub == 0 || c.tag.idx != SYNC_IDX || (c.cs == Cs::Irq && !msi) {
             return;
         }

@@ -184,6 +184,33 @@ impl Cmd {
     }
 }
 
+/// What the trace and the ghost oracles keep of a command the SMMU consumed: a few bytes,
+/// not a copy of the whole entry on every consume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Consumed {
+    /// Opcode.
+    pub op: Opcode,
+    /// Client device (ATC_INV).
+    pub dev: u8,
+    /// CMD_SYNC completion signal.
+    pub cs: Cs,
+    /// Ghost owner.
+    pub tag: Tag,
+}
+
+impl Consumed {
+    /// What is kept of `c`.
+    #[inline]
+    pub fn of(c: &Cmd) -> Consumed {
+        Consumed {
+            op: c.op,
+            dev: c.dev,
+            cs: c.cs,
+            tag: c.tag,
+        }
+    }
+}
+
 /// How an ATS endpoint behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DevState {
@@ -212,11 +239,11 @@ pub enum Effect {
     /// Nothing observable.
     None,
     /// A TLBI or CFGI at this index took effect and CONS moved past it.
-    Executed(u32, Cmd),
+    Executed(u32, Consumed),
     /// An ATC_INV at this index went out to its endpoint.
-    AtcSent(u32, Cmd),
+    AtcSent(u32, Consumed),
     /// A CMD_SYNC at this index completed; `msi` when its MSI write landed.
-    SyncDone { at: u32, msi: bool, cmd: Cmd },
+    SyncDone { at: u32, msi: bool, cmd: Consumed },
     /// A command error stopped the queue at this index.
     Error { at: u32, code: u8 },
     /// The endpoint answered an ATC invalidation.
@@ -429,10 +456,11 @@ impl Smmu {
             "consume while the engine is stopped"
         );
         let at = self.cons;
-        let e = self.q[self.idx(at)];
-        if e.illegal() {
+        let slot = &self.q[self.idx(at)];
+        if slot.illegal() {
             return self.error(cerror::ILL);
         }
+        let e = Consumed::of(slot);
         match e.op {
             Opcode::CmdSync => return self.sync(at, e),
             Opcode::AtcInv => self.send_atc(e, now),
@@ -446,7 +474,7 @@ impl Smmu {
         }
     }
 
-    fn send_atc(&mut self, e: Cmd, now: u64) {
+    fn send_atc(&mut self, e: Consumed, now: u64) {
         assert!((self.natc as usize) < MAX_ATC, "ATC request table full");
         self.atc[self.natc as usize] = Atc {
             dev: e.dev,
@@ -459,7 +487,7 @@ impl Smmu {
 
     /// CMD_SYNC at CONS: every earlier command is complete; a timed-out ATC invalidation
     /// turns it into CERROR_ATC_INV_SYNC with CONS left on the SYNC.
-    fn sync(&mut self, at: u32, e: Cmd) -> Effect {
+    fn sync(&mut self, at: u32, e: Consumed) -> Effect {
         if self.atc_timed_out() {
             self.drop_timed_out();
             return self.error(cerror::ATC_INV_SYNC);
@@ -474,8 +502,8 @@ impl Smmu {
             if self.msi_abort {
                 self.msi_abort = false;
                 self.raise(gerror::MSI_CMDQ_ABT);
-            } else if e.msi_count {
-                self.sync_count = e.msidata;
+            } else if self.q[i].msi_count {
+                self.sync_count = self.q[i].msidata;
                 msi = true;
             } else {
                 self.q[i].word0 = 0;
@@ -562,6 +590,16 @@ impl Smmu {
     /// `readl(CMDQ_CONS)`: index, wrap and ERR in bits [30:24].
     pub fn read_cons(&self) -> u32 {
         self.cons | (u32::from(self.err) << 24)
+    }
+
+    /// [`Smmu::check`] passes: the same conditions as one branch-free test, for the per-step
+    /// oracle (`check` names the one that failed).
+    #[inline]
+    pub fn holds(&self) -> bool {
+        let mask = (self.len() << 1) - 1;
+        let used = self.prod.wrapping_sub(self.cons) & mask;
+        (self.prod | self.cons) & !mask == 0
+            && (used <= self.len()) & (self.natc as usize <= MAX_ATC)
     }
 
     /// The hardware's own invariants.

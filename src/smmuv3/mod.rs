@@ -44,7 +44,8 @@ pub async fn run_op(cx: &Cpu<'_>, op: &Op) {
         }
     }
     // The task may schedule now: anyone sleeping on that (migrate_to_reboot_cpu) re-checks.
-    cx.w().m.touch();
+    // The model's actions do not read it.
+    cx.w().m.touch_driver_only();
 }
 
 /// A CPU's whole program.

@@ -7,7 +7,6 @@ use super::world::{parse_step, step_label, Act, Smmuv3};
 use crate::sim::choice::Step;
 use crate::sim::cpu::Cx;
 use crate::sim::model::Model;
-use crate::sim::scenario::fill;
 use arbitrary::{Result as AResult, Unstructured};
 use std::future::Future;
 
@@ -48,8 +47,7 @@ impl Model for Smmuv3Model {
     fn start(w: &mut Smmuv3, sc: &Scenario, v: &'static Variant, ncpus: u8) {
         w.reset(v, &sc.config, ncpus);
         w.reboot.present = sc.has_reboot();
-        fill(&mut w.faults, &sc.faults);
-        fill(&mut w.env, &sc.env);
+        w.list_events(&sc.faults, &sc.env);
     }
 
     fn cpu_main<'a>(cx: Cx<'a, Smmuv3>, prog: &'a Program) -> impl Future<Output = ()> + 'a {

@@ -2,6 +2,7 @@
 //! `struct arm_smmu_cmdq`, the reboot state, ghost state for the oracles, the trace, and the
 //! labelled actions the executor chooses among.
 
+use super::driver::CMDQ_BATCH_ENTRIES;
 use super::hw::{self, Cmd, DevState, Effect, Smmu, Tag, MAX_DEVS, MAX_Q};
 use super::ops::{Client, Config, EnvEvent, Fault};
 use super::variants::Variant;
@@ -11,6 +12,7 @@ use crate::sim::choice::{label_num as num, split_label};
 use crate::sim::clock::{Site, Time, MS, SEC};
 use crate::sim::cpu::{HasMachine, Machine, Run, NO_OWNER};
 use crate::sim::executor::World;
+use crate::sim::scenario::fill;
 use crate::sim::trace::{Actor, Trace};
 use crate::sim::MAX_CPUS;
 use std::fmt;
@@ -342,16 +344,24 @@ pub struct Smmuv3 {
     pub owner: [u16; MAX_Q],
     /// Ghost: batches, index = id (0 unused).
     pub subs: Vec<Sub>,
+    /// Per CPU, the command array its `struct arm_smmu_cmdq_batch` uses, kept across batches
+    /// and runs (a batch takes it and its submit gives it back).
+    pub batch_cmds: [Vec<Cmd>; MAX_CPUS],
     /// Trace.
     pub trace: Trace<Ev>,
     /// Faults the input lists.
     pub faults: [Option<Fault>; MAX_EVENTS],
     /// Which listed faults fired.
     pub faults_used: u8,
+    /// Listed faults that can be offered at all: the first listing of each (a repeat is
+    /// never offered).
+    pub faults_first: u8,
     /// Environment events the input lists.
     pub env: [Option<EnvEvent>; MAX_EVENTS],
     /// Which listed events fired.
     pub env_used: u8,
+    /// Listed environment events that can be offered at all: the first listing of each.
+    pub env_first: u8,
     /// A violation found inside a step, reported by `check()`.
     pub pending: Option<Violation>,
     /// Reboot state.
@@ -397,11 +407,14 @@ impl Smmuv3 {
             clients: [Client::default(); MAX_DEVS],
             owner: [0; MAX_Q],
             subs,
+            batch_cmds: std::array::from_fn(|_| Vec::with_capacity(CMDQ_BATCH_ENTRIES)),
             trace: Trace::new(1 << 16),
             faults: [None; MAX_EVENTS],
             faults_used: 0,
+            faults_first: 0,
             env: [None; MAX_EVENTS],
             env_used: 0,
+            env_first: 0,
             pending: None,
             reboot: Reboot::default(),
             excl: 0,
@@ -418,6 +431,7 @@ impl Smmuv3 {
     pub fn reset(&mut self, v: &'static Variant, cfg: &Config, ncpus: u8) {
         let nd = cfg.clients.len().min(MAX_DEVS) as u8;
         self.m = Machine::new(ncpus);
+        self.sync_irq_epoch();
         self.hw
             .reset(cfg.qshift, nd, u64::from(cfg.atc_timeout_ms) * MS);
         self.sw = CmdqSw::ZERO;
@@ -432,8 +446,10 @@ impl Smmuv3 {
         self.trace.clear();
         self.faults = [None; MAX_EVENTS];
         self.faults_used = 0;
+        self.faults_first = 0;
         self.env = [None; MAX_EVENTS];
         self.env_used = 0;
+        self.env_first = 0;
         self.pending = None;
         self.reboot = Reboot::default();
         self.excl = 0;
@@ -441,6 +457,22 @@ impl Smmuv3 {
         self.sync_timeouts = 0;
         self.mm_released = false;
         self.overwritten = false;
+    }
+
+    /// Lists the scenario's faults and environment events (after [`Smmuv3::reset`]).
+    pub fn list_events(&mut self, faults: &[Fault], env: &[EnvEvent]) {
+        fill(&mut self.faults, faults);
+        fill(&mut self.env, env);
+        self.faults_first = first_listings(&self.faults);
+        self.env_first = first_listings(&self.env);
+    }
+
+    /// The model's actions read the CPUs' interrupt state only while the GERROR interrupt is
+    /// pending (the handler step goes to the first CPU that can take it): only then does
+    /// turning interrupts off or on need to bump the epoch. Called whenever `irq_pending` may
+    /// have changed, which only a model step (or a reset) does.
+    fn sync_irq_epoch(&mut self) {
+        self.m.irq_epoch = self.hw.irq_pending;
     }
 
     /// Number of client devices.
@@ -512,12 +544,14 @@ impl Smmuv3 {
         (self.subs.len() - 1) as u16
     }
 
-    /// A CPU writes a command at queue position `p` (index and wrap).
-    pub fn write_slot(&mut self, p: u32, c: Cmd) {
+    /// A CPU writes a command at queue position `p` (index and wrap). Returns true when the
+    /// slot is the one at CONS, the only entry the model's actions look at.
+    pub fn write_slot(&mut self, p: u32, c: Cmd) -> bool {
         let i = self.hw.idx(p);
         self.ghost_claim(p, c.tag);
         self.hw.q[i] = c;
         self.owner[i] = c.tag.sub;
+        i == self.hw.idx(self.hw.cons)
     }
 
     fn fault_index(&self, f: Fault) -> Option<usize> {
@@ -558,6 +592,21 @@ impl Smmuv3 {
         if self.hw.cr0ack != self.hw.cr0 {
             out.push(Step::Model(Act::Cr0Ack));
         }
+        if self.hw.natc != 0 {
+            self.atc_actions(out);
+        }
+        if self.hw.irq_pending {
+            if let Some(c) = self.m.irq_cpu() {
+                out.push(Step::Model(Act::Irq(c)));
+            }
+        }
+        if self.reboot.present && !self.reboot.fired {
+            out.push(Step::Model(Act::Reboot));
+        }
+    }
+
+    /// Device answers and ATC timers, device by device (only with requests outstanding).
+    fn atc_actions(&self, out: &mut Vec<Step<Act>>) {
         let now = self.m.now;
         for d in 0..self.ndevs() {
             if let Some(k) = self.hw.oldest_atc(d) {
@@ -569,13 +618,27 @@ impl Smmuv3 {
                 }
             }
         }
-        if self.hw.irq_pending {
-            if let Some(c) = self.m.irq_cpu() {
-                out.push(Step::Model(Act::Irq(c)));
-            }
+    }
+
+    /// Listed faults and environment events not fired yet and possible now, by listing
+    /// index (fault i before event i). A repeated listing is never offered.
+    fn event_actions(&self, out: &mut Vec<Step<Act>>) {
+        let faults = self.faults_first & !self.faults_used;
+        let env = self.env_first & !self.env_used;
+        if faults | env == 0 {
+            return;
         }
-        if self.reboot.present && !self.reboot.fired {
-            out.push(Step::Model(Act::Reboot));
+        for i in 0..MAX_EVENTS {
+            if let (true, Some(f)) = (faults >> i & 1 != 0, self.faults[i]) {
+                if self.fault_enabled(f) {
+                    out.push(Step::Model(Act::Inject(f)));
+                }
+            }
+            if let (true, Some(e)) = (env >> i & 1 != 0, self.env[i]) {
+                if self.env_enabled(e) {
+                    out.push(Step::Model(Act::Env(e)));
+                }
+            }
         }
     }
 
@@ -654,6 +717,8 @@ impl Smmuv3 {
                 c.irqs_off = false;
             }
         }
+        // Which CPUs run and take interrupts is what the GERROR handler step reads.
+        self.m.epoch = self.m.epoch.wrapping_add(1);
     }
 
     /// Driver-side invariants of `struct arm_smmu_cmdq` (queue integrity oracle).
@@ -674,6 +739,33 @@ impl Smmuv3 {
             return Err("PROD outside [owner_prod, llq.prod]");
         }
         Ok(())
+    }
+
+    /// [`Smmuv3::check_driver`] passes: the same conditions as one branch-free test, for the
+    /// per-step oracle (the ordered checks name the one that failed).
+    #[inline]
+    fn driver_holds(&self) -> bool {
+        let mask = (self.hw.len() << 1) - 1;
+        let sp = self.sw.prod & !OWNED;
+        let lead = self.hw.prod.wrapping_sub(self.sw.owner_prod) & mask;
+        let behind = sp.wrapping_sub(self.hw.prod) & mask;
+        (sp | self.sw.owner_prod) & !mask == 0
+            && (lead <= self.hw.len()) & (behind <= self.hw.len())
+    }
+
+    /// The queue integrity violation of a failed invariant (off the per-step path).
+    #[cold]
+    #[inline(never)]
+    fn integrity_violation(&self) -> Option<Violation> {
+        let r = self.hw.check().and_then(|_| self.check_driver());
+        r.err().map(|why| Violation {
+            class: Class::QueueIntegrity,
+            cpu: None,
+            func: "invariant".into(),
+            cause: why.split(' ').next().unwrap_or("").into(),
+            time: self.m.now,
+            msg: why.into(),
+        })
     }
 
     /// Why `cpu` is waiting, as a stable signature field.
@@ -724,24 +816,8 @@ impl World for Smmuv3 {
 
     fn actions(&self, healing: bool, out: &mut Vec<Step<Act>>) {
         self.hw_actions(out);
-        if healing {
-            return;
-        }
-        for i in 0..MAX_EVENTS {
-            if let Some(f) = self.faults[i] {
-                let fresh = self.faults_used & (1 << i) == 0;
-                let dup = self.faults[..i].contains(&Some(f));
-                if fresh && !dup && self.fault_enabled(f) {
-                    out.push(Step::Model(Act::Inject(f)));
-                }
-            }
-            if let Some(e) = self.env[i] {
-                let fresh = self.env_used & (1 << i) == 0;
-                let dup = self.env[..i].contains(&Some(e));
-                if fresh && !dup && self.env_enabled(e) {
-                    out.push(Step::Model(Act::Env(e)));
-                }
-            }
+        if !healing {
+            self.event_actions(out);
         }
     }
 
@@ -781,31 +857,45 @@ impl World for Smmuv3 {
             }
         };
         self.apply_effect(e);
+        self.sync_irq_epoch();
     }
 
     fn next_deadline(&self) -> Option<Time> {
         self.hw.next_deadline()
     }
 
+    #[inline]
     fn check(&mut self) -> Option<Violation> {
         // Tested before taking: `take()` would move the whole (large) Option on every step.
         if self.pending.is_some() {
             return self.pending.take();
         }
-        let r = self.hw.check().and_then(|_| self.check_driver());
-        r.err().map(|why| Violation {
-            class: Class::QueueIntegrity,
-            cpu: None,
-            func: "invariant".into(),
-            cause: why.split(' ').next().unwrap_or("").into(),
-            time: self.m.now,
-            msg: why.into(),
-        })
+        let holds = self.hw.holds() && self.driver_holds();
+        debug_assert_eq!(
+            holds,
+            self.hw.check().and_then(|_| self.check_driver()).is_ok(),
+            "the fast invariant test must agree with the ordered checks"
+        );
+        if holds {
+            return None;
+        }
+        self.integrity_violation()
     }
 
     fn cause(&self, cpu: u8) -> &'static str {
         self.why(cpu)
     }
+}
+
+/// Bit i set when slot i lists something no earlier slot lists.
+fn first_listings<T: PartialEq>(slots: &[Option<T>; MAX_EVENTS]) -> u8 {
+    let mut mask = 0;
+    for (i, x) in slots.iter().enumerate() {
+        if x.is_some() && !slots[..i].contains(x) {
+            mask |= 1 << i;
+        }
+    }
+    mask
 }
 
 /// Ghost tag of a batch's trailing CMD_SYNC (not one of the caller's invalidations).
