@@ -10,6 +10,7 @@
 use super::choice::{Decide, Step};
 use super::clock::{Site, Time, SEC};
 use super::cpu::{HasMachine, Machine, Run, NO_OWNER};
+use super::MAX_CPUS;
 use crate::oracle::{progress, watchdog, Findings, OracleMask, Suppressions, Violation};
 use std::cell::RefCell;
 use std::fmt::Debug;
@@ -29,6 +30,7 @@ pub trait World: HasMachine {
     /// A hardware, device, interrupt, fault or environment action (its label).
     type Action: Copy + Eq + Hash + Debug;
     /// Appends the model actions enabled now; faults and environment events only if `!healing`.
+    /// `out` may hold entries already, which it must leave as they are.
     fn actions(&self, healing: bool, out: &mut Vec<Step<Self::Action>>);
     /// Performs one action.
     fn apply(&mut self, a: Self::Action);
@@ -74,8 +76,10 @@ pub enum End {
 /// Reusable per-execution buffers and results.
 #[derive(Debug)]
 pub struct Exec<A> {
-    enabled: Vec<Step<A>>,
-    model: Vec<Step<A>>,
+    /// The enabled list is `list[first..]`: the runnable CPUs end at `MAX_CPUS`, where the
+    /// model's actions begin. Rebuilding it for another set of CPUs rewrites only their part.
+    list: Vec<Step<A>>,
+    first: usize,
     model_epoch: u64,
     model_healing: bool,
     model_deadline: Time,
@@ -96,11 +100,25 @@ pub struct Exec<A> {
     pub end_time: Time,
 }
 
-impl<A> Default for Exec<A> {
+impl<A: Copy> Exec<A> {
+    /// The steps enabled now: runnable CPUs in order, then the model's actions.
+    #[inline(always)]
+    fn enabled(&self) -> &[Step<A>] {
+        &self.list[self.first..]
+    }
+
+    /// The model's part of the list.
+    #[cfg(debug_assertions)]
+    fn model(&self) -> &[Step<A>] {
+        &self.list[MAX_CPUS..]
+    }
+}
+
+impl<A: Copy> Default for Exec<A> {
     fn default() -> Self {
         Exec {
-            enabled: Vec::with_capacity(64),
-            model: Vec::with_capacity(64),
+            list: vec![Step::Cpu(0); MAX_CPUS],
+            first: MAX_CPUS,
             model_epoch: u64::MAX,
             model_healing: false,
             model_deadline: 0,
@@ -236,7 +254,7 @@ fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
     while ex.steps < o.limits.max_steps {
         ex.steps += 1;
         collect(&*cell.borrow(), healing, ex);
-        if ex.enabled.is_empty() {
+        if ex.enabled().is_empty() {
             match idle(cell, ex, o) {
                 Some(end) => return end,
                 None => continue,
@@ -246,15 +264,17 @@ fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
             return over_budget(cell, ex, o);
         }
         let mut healed = false;
-        let pick = if ex.enabled.len() == 1 {
-            ex.enabled[0]
+        let en = ex.enabled();
+        let pick = if en.len() == 1 {
+            en[0]
         } else {
-            let i = src.choose(&ex.enabled);
+            let i = src.choose(en);
+            let s = en[i];
             healed = !healing && src.healing();
             healing |= healed;
-            ex.log.push(ex.enabled[i]);
+            ex.log.push(s);
             ex.picks.push(i as u16);
-            ex.enabled[i]
+            s
         };
         match perform(cell, cpus, pick, &mut cx, ex, o) {
             Performed::Stop => return End::Violation,
@@ -306,7 +326,8 @@ fn collect<W: World>(w: &W, healing: bool, ex: &mut Exec<W::Action>) {
         let mut fresh = Vec::new();
         w.actions(healing, &mut fresh);
         assert_eq!(
-            fresh, ex.model,
+            fresh,
+            ex.model(),
             "model actions changed without an epoch bump"
         );
     }
@@ -320,23 +341,25 @@ fn collect<W: World>(w: &W, healing: bool, ex: &mut Exec<W::Action>) {
 #[inline(never)]
 fn refresh_model<W: World>(w: &W, healing: bool, ex: &mut Exec<W::Action>) {
     let m = w.machine();
-    ex.model.clear();
-    w.actions(healing, &mut ex.model);
+    ex.list.truncate(MAX_CPUS);
+    w.actions(healing, &mut ex.list);
     ex.model_epoch = m.epoch;
     ex.model_healing = healing;
     ex.model_deadline = w.next_deadline().unwrap_or(Time::MAX);
     ex.enabled_cpus = u8::MAX;
 }
 
-/// Rebuilds the enabled list: runnable CPUs in order, then the model's actions.
+/// Writes the runnable CPUs, in order, just before the model's actions.
+#[inline(always)]
 fn rebuild<A: Copy>(mask: u8, ex: &mut Exec<A>) {
-    ex.enabled.clear();
-    for i in 0..super::MAX_CPUS as u8 {
+    let mut at = MAX_CPUS;
+    for i in (0..MAX_CPUS as u8).rev() {
         if mask >> i & 1 == 1 {
-            ex.enabled.push(Step::Cpu(i));
+            at -= 1;
+            ex.list[at] = Step::Cpu(i);
         }
     }
-    ex.enabled.extend_from_slice(&ex.model);
+    ex.first = at;
     ex.enabled_cpus = mask;
 }
 
