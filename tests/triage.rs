@@ -112,6 +112,58 @@ fn vtd_victims_replay_to_their_signature_and_are_filed_under_their_finding() {
     }
 }
 
+/// After -EINVAL the owner frees its slots while the engine still holds both copies of the
+/// repaired wait: once that reuse is accepted, their status writes land in a slot another
+/// submission owns. Both reports are the early-return finding's.
+#[test]
+fn early_return_frees_slots_whose_waits_are_still_in_flight() {
+    let v = replay(
+        "early-return-misdirected-completion.json",
+        "slot-reuse:qi_submit_sync:claim\n",
+    );
+    let sig = "lost-completion:qi_submit_sync:misdirected";
+    assert_eq!(v.violation.map(|x| x.signature()).as_deref(), Some(sig));
+    assert!(
+        v.suppressed
+            .iter()
+            .any(|x| x.signature() == "slot-reuse:qi_submit_sync:claim"),
+        "the reuse comes first: {:?}",
+        v.suppressed
+    );
+    listed_under(
+        "suppressions/upstream-known.supp",
+        "finding-early-return-slot-overwrite",
+        sig,
+    );
+}
+
+/// Four CPUs flush two endpoints whose links went down: every device-TLB flush waits out one
+/// 60 s ATS timeout and returns, and the last returns after 600 s. A healing budget counted
+/// from the phase's start called that a lockup; counted from the latest return, the run passes,
+/// and the budget still ends a run whose submissions stop returning.
+#[test]
+fn healing_budget_counts_from_the_latest_return() {
+    let sup = std::fs::read_to_string(root().join("suppressions/upstream-known.supp"))
+        .expect("suppressions file");
+    let v = replay("linkdown-timeouts-past-budget.json", &sup);
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    assert!(
+        v.end_time > 600 * iommufuzz::sim::clock::SEC,
+        "ends at {} ns",
+        v.end_time
+    );
+    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
+        &root().join("tests/data/triage/linkdown-timeouts-past-budget.json"),
+    )
+    .expect("loads");
+    let mut r = Runner::default();
+    r.sup = Suppressions::parse(&format!("{}{sup}", iommufuzz::DEFAULT_SUPPRESSIONS)).unwrap();
+    r.limits.heal_budget = 30 * iommufuzz::sim::clock::SEC;
+    let short = r.run(&l.scenario, variants::newest(), l.source());
+    let x = short.violation.expect("60 s without a return is past a 30 s budget");
+    assert!(x.msg.contains("no submission returning"), "{}", x.msg);
+}
+
 /// cpu0 waits out dev0's 60 s ATS timeout with interrupts off; the clock jumps past the
 /// hard-lockup and RCU thresholds at once. Both reports belong to that wait, filed at that
 /// moment, not to the restart (after an injected ITE) of a later call.

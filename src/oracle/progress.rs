@@ -9,8 +9,10 @@ use std::fmt::Write as _;
 /// What ended the run, which decides who is to blame.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Why {
-    /// Nothing can change any more, or the healing phase spent its virtual time.
+    /// Nothing can change any more.
     Stuck,
+    /// The healing phase spent its virtual time while steps were still possible.
+    Budget,
     /// The step budget ran out first: CPUs kept stepping while virtual time barely moved.
     Steps,
 }
@@ -69,6 +71,12 @@ fn lockup(
                 "keeps spinning in {} while virtual time barely moves",
                 c.func
             ),
+            // Steps were still enabled: the CPU waits on, but its operation is overdue.
+            _ if why == Why::Budget => write!(
+                msg,
+                "is still waiting in {} with its operation unfinished",
+                c.func
+            ),
             _ => write!(
                 msg,
                 "spins in {} and nothing it polls can change any more",
@@ -105,9 +113,10 @@ pub fn stuck(m: &Machine, cause: impl Fn(u8) -> (&'static str, bool)) -> Violati
     lockup(m, Why::Stuck, "no progress possible", &cause)
 }
 
-/// The healing phase's virtual-time budget is spent while some CPU has not returned.
+/// The healing phase went its virtual-time budget without a submission returning while some
+/// CPU has not returned.
 pub fn budget(m: &Machine, why: &str, cause: impl Fn(u8) -> (&'static str, bool)) -> Violation {
-    lockup(m, Why::Stuck, why, &cause)
+    lockup(m, Why::Budget, why, &cause)
 }
 
 /// The run's step budget is spent while some CPU has not returned: a livelock of CPUs that
@@ -157,7 +166,11 @@ mod tests {
         assert_eq!(steps(&m, |_| ("spin", false)).cpu, Some(1));
         // Out of virtual time instead, the CPU whose timeout keeps recurring is the one.
         m.cpus[1].func = "reboot";
-        assert_eq!(budget(&m, "", |_| ("spin", false)).cpu, Some(0));
+        let v = budget(&m, "budget spent", |_| ("spin", false));
+        assert_eq!(v.cpu, Some(0));
+        // The budget ran out with steps still possible: the report must not claim otherwise.
+        assert!(v.msg.contains("still waiting in reboot"), "{}", v.msg);
+        assert!(stuck(&m, |_| ("spin", false)).msg.contains("nothing it polls"));
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub struct Machine {
     pub wd_next: Time,
     /// Some CPU has a soft-lockup report due (interrupts just came back on).
     pub soft_due_any: bool,
+    /// Virtual time a submission last returned to its caller (see [`Machine::progressed`]).
+    pub last_return: Time,
     /// The model's enabled actions read the CPUs' interrupt state (an interrupt handler is an
     /// action): turning interrupts off or on bumps the epoch. A model whose variant never
     /// offers a handler step clears it, so the executor keeps its cached action list.
@@ -133,6 +135,7 @@ impl Machine {
             current: 0,
             wd_next: 0,
             soft_due_any: false,
+            last_return: 0,
             irq_epoch: true,
         };
         for c in m.cpus.iter_mut().skip(ncpus as usize) {
@@ -154,6 +157,13 @@ impl Machine {
     #[inline]
     pub fn touch_driver_only(&mut self) {
         self.version = self.version.wrapping_add(1);
+    }
+
+    /// A submission returned to its caller: the run made progress. The healing phase's budget
+    /// counts from the latest such return, so a long but finite series of timeouts (one ATS
+    /// timeout per device-TLB flush to an endpoint that cannot answer) is not a lockup.
+    pub fn progressed(&mut self) {
+        self.last_return = self.now;
     }
 
     /// The CPUs of this run.

@@ -51,7 +51,8 @@ pub trait World: HasMachine {
 pub struct Limits {
     /// Most steps an execution may take.
     pub max_steps: u64,
-    /// Virtual time the healing phase may take before unfinished CPUs count as locked up.
+    /// Virtual time the healing phase may go on with no submission returning (and at least
+    /// this long in all) before unfinished CPUs count as locked up.
     pub heal_budget: Time,
 }
 
@@ -261,7 +262,12 @@ fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
             }
         }
         if cell.borrow().machine().now > heal_end {
-            return over_budget(cell, ex, o);
+            // The budget counts from the phase's start or the latest submission's return.
+            let m = cell.borrow().machine().last_return;
+            heal_end = heal_end.max(m.saturating_add(o.limits.heal_budget));
+            if cell.borrow().machine().now > heal_end {
+                return over_budget(cell, ex, o);
+            }
         }
         let mut healed = false;
         let en = ex.enabled();
@@ -421,7 +427,7 @@ fn over_budget<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpt
     let w = cell.borrow();
     let v = progress::budget(
         w.machine(),
-        "virtual-time budget of the healing phase spent",
+        "virtual-time budget of the healing phase spent with no submission returning",
         |c| (w.cause(c), w.victim(c)),
     );
     ex.findings.file(v, o.mask, o.sup);

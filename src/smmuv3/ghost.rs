@@ -83,6 +83,7 @@ impl Smmuv3 {
     pub(crate) fn ghost_return(&mut self, sub: u16, rc: i32, func: &'static str) {
         let s = self.subs[sub as usize];
         self.subs[sub as usize].live = false;
+        self.m.progressed();
         for w in 0..8 {
             let n = (s.count as usize).saturating_sub(32 * w).min(32) as u8;
             if let Some(k) = false_success::on_return(rc, n, s.executed[w]) {

@@ -108,6 +108,7 @@ impl Vtd {
     pub(crate) fn ghost_return(&mut self, me: u16, rc: i32) {
         let s = self.subs[me as usize];
         self.subs[me as usize].live = false;
+        self.m.progressed();
         if let Some(k) = false_success::on_return(rc, s.count, s.executed) {
             let msg = format!(
                 "qi_submit_sync on cpu{} returned 0 but invalidation {} of {} never ran on the hardware: \
