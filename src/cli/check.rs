@@ -188,6 +188,9 @@ fn check_as<M: Campaign>(a: &Args) -> Result<i32, Usage> {
 pub fn check(a: &Args) -> Result<i32, Usage> {
     validate(a)?;
     if input::model_of(&a.file, a.model.as_deref())? == Smmuv3Model::NAME {
+        if a.any {
+            return Err(Usage(super::NO_SMMU_ANY.into()));
+        }
         check_as::<Smmuv3Model>(a)
     } else {
         check_as::<VtdModel>(a)

@@ -190,6 +190,9 @@ pub fn runner(o: &OracleArgs) -> Result<crate::Runner, Usage> {
     runner_for::<VtdModel>(o)
 }
 
+/// Why `--any` is refused for SMMUv3 files: only the `vtd_any` target prefixes a variant byte.
+pub const NO_SMMU_ANY: &str = "--any is for vtd_any inputs; raw smmuv3 files have no variant byte";
+
 /// A runner of model `M` with the oracle flags applied: the model's built-in suppressions
 /// unless `--no-default-suppressions`, then the user's file, then the disabled classes.
 pub fn runner_for<M: Model>(o: &OracleArgs) -> Result<Runner<M>, Usage> {
@@ -251,6 +254,7 @@ pub fn main() -> i32 {
             oracle,
         } => match input::model_of(&file, model.as_deref()) {
             // Raw SMMUv3 inputs carry no variant byte: `--any` is for vtd_any files.
+            Ok(m) if m == Smmuv3Model::NAME && any => Err(Usage(NO_SMMU_ANY.into())),
             Ok(m) if m == Smmuv3Model::NAME => replay::replay::<Smmuv3Model>(
                 &file,
                 variant.as_deref(),

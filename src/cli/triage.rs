@@ -137,7 +137,7 @@ pub fn triage(
     }
     if any && raw_model == Smmuv3Model::NAME {
         return Err(Usage(
-            "--any is for vtd_any inputs; raw smmuv3 files have no variant byte".into(),
+            super::NO_SMMU_ANY.into(),
         ));
     }
     let mut r = super::runner_for::<VtdModel>(o)?;
