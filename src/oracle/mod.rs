@@ -111,6 +111,19 @@ pub struct Violation {
 }
 
 impl Violation {
+    /// A queue-integrity violation: invariant `why` (its first word is the cause) failed at
+    /// virtual time `time`.
+    pub fn integrity(why: &'static str, time: Time) -> Self {
+        Violation {
+            class: Class::QueueIntegrity,
+            cpu: None,
+            func: "invariant".into(),
+            cause: why.split(' ').next().unwrap_or("").into(),
+            time,
+            msg: why.into(),
+        }
+    }
+
     /// `class:function:cause`, what suppressions and triage match on.
     pub fn signature(&self) -> String {
         format!("{}:{}:{}", self.class.name(), self.func, self.cause)

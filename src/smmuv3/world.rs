@@ -758,14 +758,7 @@ impl Smmuv3 {
     #[inline(never)]
     fn integrity_violation(&self) -> Option<Violation> {
         let r = self.hw.check().and_then(|_| self.check_driver());
-        r.err().map(|why| Violation {
-            class: Class::QueueIntegrity,
-            cpu: None,
-            func: "invariant".into(),
-            cause: why.split(' ').next().unwrap_or("").into(),
-            time: self.m.now,
-            msg: why.into(),
-        })
+        r.err().map(|why| Violation::integrity(why, self.m.now))
     }
 
     /// Why `cpu` is waiting, as a stable signature field.

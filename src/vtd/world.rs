@@ -670,14 +670,7 @@ impl Vtd {
         }
         self.checked_version = self.m.version;
         let r = self.hw.check().and_then(|_| self.check_driver());
-        r.err().map(|why| Violation {
-            class: Class::QueueIntegrity,
-            cpu: None,
-            func: "invariant".into(),
-            cause: why.split(' ').next().unwrap_or("").into(),
-            time: self.m.now,
-            msg: why.into(),
-        })
+        r.err().map(|why| Violation::integrity(why, self.m.now))
     }
 
     /// Driver-side invariants of `struct q_inval` (queue integrity oracle).
