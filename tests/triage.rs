@@ -32,6 +32,14 @@ const VTD_VICTIMS: &[(&str, &str, &str)] = &[
         "watchdog-hard-lockup:qi_submit_sync:ite-retry-hung",
         "finding-hung-device-retry",
     ),
+    // Fetching as eagerly as the engine allows (`eager_fetch`): device-TLB invalidations to an
+    // endpoint that does not answer fill its 32 in-flight entries, a 16-descriptor batch's wait
+    // stays unfetched until the timeout, the walk misses it and it completes afterwards.
+    (
+        "step1-walk-wait-behind-full-engine.json",
+        "false-success:qi_submit_sync:not-executed",
+        "finding-step1-walk-unfetched-wait",
+    ),
     // An ITE drops the PRQ drain's leading fenced wait (no status write): that is not the
     // drain's own wait, which sits unfetched behind an IQE on its second descriptor.
     (
@@ -99,6 +107,15 @@ fn listed_under(file: &str, finding: &str, sig: &str) {
         sup.matches(&v),
         "{file}: {sig} is not listed under crashes/{finding} ({lines:?})"
     );
+}
+
+#[test]
+fn the_full_engine_reproducer_fetches_eagerly() {
+    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
+        &root().join("tests/data/triage/step1-walk-wait-behind-full-engine.json"),
+    )
+    .expect("loads");
+    assert!(l.scenario.config.eager_fetch, "reached without lazy fetch");
 }
 
 #[test]
