@@ -154,6 +154,23 @@ fn early_return_frees_slots_whose_waits_are_still_in_flight() {
     );
 }
 
+/// The early -EINVAL return also ends in false success: the next submission's wait lands on
+/// the slot IQH points to and its doorbell leaves the engine only that wait to run.
+#[test]
+fn early_return_overrun_completes_a_wait_ahead_of_its_invalidations() {
+    let v = replay(
+        "early-return-overrun-false-success.json",
+        "*:dmar_disable_qi:drain-timeout\nslot-reuse:qi_submit_sync:claim\n",
+    );
+    let sig = "false-success:qi_submit_sync:not-executed";
+    assert_eq!(v.violation.map(|x| x.signature()).as_deref(), Some(sig));
+    listed_under(
+        "suppressions/upstream-known.supp",
+        "finding-early-return-slot-overwrite",
+        sig,
+    );
+}
+
 /// Four CPUs flush two endpoints whose links went down: every device-TLB flush waits out one
 /// 60 s ATS timeout and returns, and the last returns after 600 s. A healing budget counted
 /// from the phase's start called that a lockup; counted from the latest return, the run passes,
