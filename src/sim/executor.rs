@@ -80,11 +80,12 @@ pub struct Exec<A> {
     /// The enabled list is `list[first..]`: the runnable CPUs end at `MAX_CPUS`, where the
     /// model's actions begin. Rebuilding it for another set of CPUs rewrites only their part.
     list: Vec<Step<A>>,
+    /// Where the enabled list starts in `list`.
     first: usize,
     model_epoch: u64,
     model_healing: bool,
     model_deadline: Time,
-    /// The CPUs `enabled` lists (bit per CPU); `u8::MAX` after the model's list changed.
+    /// The CPUs the enabled list holds (bit per CPU); `u8::MAX` after the model's part changed.
     enabled_cpus: u8,
     /// Every real decision taken (forced single choices are not recorded).
     pub log: Vec<Step<A>>,
@@ -263,8 +264,8 @@ fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
         }
         if cell.borrow().machine().now > heal_end {
             // The budget counts from the phase's start or the latest submission's return.
-            let m = cell.borrow().machine().last_return;
-            heal_end = heal_end.max(m.saturating_add(o.limits.heal_budget));
+            let last = cell.borrow().machine().last_return;
+            heal_end = heal_end.max(last.saturating_add(o.limits.heal_budget));
             if cell.borrow().machine().now > heal_end {
                 return over_budget(cell, ex, o);
             }
