@@ -256,3 +256,21 @@ fn html_report_is_one_page_with_the_verdict_and_every_timeline_event() {
         );
     }
 }
+
+/// `digest` gives one line per variant of both models, the same on every run of the same
+/// sample and different for another sample; a sample past its limit is bad usage.
+#[test]
+fn digest_is_the_same_for_the_same_sample() {
+    let a = run(&["digest", "--inputs", "40"]);
+    let b = run(&["digest", "--inputs", "40"]);
+    let c = run(&["digest", "--inputs", "40", "--seed", "8"]);
+    assert_eq!(a.status.code(), Some(0));
+    let (a, b, c) = (a.stdout, b.stdout, c.stdout);
+    assert_eq!(a, b, "same sample, same digest");
+    assert_ne!(a, c, "another sample, another digest");
+    let text = String::from_utf8(a).expect("utf-8");
+    let variants = iommufuzz::VARIANTS.len() + iommufuzz::smmuv3::variants::VARIANTS.len();
+    assert_eq!(text.lines().count(), variants, "{text}");
+    assert!(text.lines().all(|l| l.starts_with("digest ") && l.contains("(104 runs")));
+    assert_bad(&run(&["digest", "--inputs", "2000000"]), "digest --inputs too large");
+}

@@ -3,6 +3,7 @@
 //! Exit codes: 0 no violation, 1 violation, 2 bad usage or unreadable input.
 
 pub mod bench;
+pub mod digest;
 pub mod campaign;
 pub mod check;
 pub mod corpus;
@@ -102,6 +103,9 @@ pub enum Cmd {
     },
     /// Executions per second on the standard workload.
     Bench(bench::Args),
+    /// One hash per variant of what a fixed sample of runs decides (compare before and after
+    /// a change meant to leave behaviour alone).
+    Digest(digest::Args),
     /// Write the seed corpus (one seed per operation, fault and event), the same every time.
     Corpus {
         /// Output directory, e.g. corpus/vtd.
@@ -289,6 +293,7 @@ pub fn main() -> i32 {
             Err(e) => Err(e),
         },
         Cmd::Bench(a) => bench::bench(&a),
+        Cmd::Digest(a) => digest::digest(&a),
         Cmd::Corpus {
             out,
             any,
