@@ -660,15 +660,31 @@ impl Vtd {
         self.ev_as(Actor::Env, Ev::Env(e));
     }
 
-    /// The per-step oracles after shared state changed: a violation found inside the step,
-    /// else the hardware's and the driver's invariants.
+    /// [`Iq::check`] and [`Vtd::check_driver`] pass: the same conditions as one branch-free
+    /// test, for the per-step oracle (the ordered checks name the one that failed).
+    #[inline(always)]
+    fn invariants_hold(&self) -> bool {
+        let (h, q) = (&self.hw, &self.qi);
+        let l = h.len;
+        let hw = (h.iqh < l)
+            & (h.iqt < l)
+            & (h.qies | (h.ninflight == 0))
+            & (h.ninflight as usize <= hw::MAX_INFLIGHT)
+            & (h.fsts & !hw::fsts::QI_MASK == 0);
+        let inside = (q.free_head < l) & (q.free_tail < l) & (q.free_cnt <= l);
+        // Meaningful only `inside`; wrapping so that values outside cannot overflow.
+        let used = q.free_head.wrapping_add(l).wrapping_sub(q.free_tail);
+        let used = if used >= l { used.wrapping_sub(l) } else { used };
+        let counted = (used.wrapping_add(q.free_cnt) == l) | ((used == 0) & (q.free_cnt == l));
+        let ok = hw & inside & counted;
+        debug_assert_eq!(ok, self.hw.check().and_then(|_| self.check_driver()).is_ok());
+        ok
+    }
+
+    /// The queue-integrity violation of a failed invariant (off the per-step path).
+    #[cold]
     #[inline(never)]
-    fn check_now(&mut self) -> Option<Violation> {
-        // Tested before taking: `take()` would move the whole (large) Option on every step.
-        if self.pending.is_some() {
-            return self.pending.take();
-        }
-        self.checked_version = self.m.version;
+    fn integrity_violation(&self) -> Option<Violation> {
         let r = self.hw.check().and_then(|_| self.check_driver());
         r.err().map(|why| Violation::integrity(why, self.m.now))
     }
@@ -781,12 +797,20 @@ impl World for Vtd {
 
     #[inline(always)]
     fn check(&mut self) -> Option<Violation> {
-        // Invariants can only break when shared state was written. Both tests inline into the
-        // executor's step; the rest is out of line, off the path most steps take.
+        // Invariants can only break when shared state was written, and they hold on nearly
+        // every step: the tests inline into the executor's step, the report is out of line.
         if self.m.version == self.checked_version && self.pending.is_none() {
             return None;
         }
-        self.check_now()
+        // Tested before taking: `take()` would move the whole (large) Option on every step.
+        if self.pending.is_some() {
+            return self.pending.take();
+        }
+        self.checked_version = self.m.version;
+        if self.invariants_hold() {
+            return None;
+        }
+        self.integrity_violation()
     }
 
     fn cause(&self, cpu: u8) -> &'static str {
