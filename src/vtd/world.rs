@@ -725,7 +725,13 @@ impl World for Vtd {
         if fo | eo == 0 {
             return;
         }
-        for i in 0..MAX_EVENTS {
+        // Only the offered positions, in list order: one round per set bit, at most
+        // MAX_EVENTS.
+        let mut left = fo | eo;
+        while left != 0 {
+            let i = left.trailing_zeros() as usize;
+            left &= left - 1;
+            debug_assert!(i < MAX_EVENTS);
             if fo >> i & 1 == 1 {
                 let f = self.faults[i].expect("an offered fault is listed");
                 if self.fault_enabled(f, sent) {
