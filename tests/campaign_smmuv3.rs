@@ -308,9 +308,21 @@ fn bad_input_to_the_smmuv3_entries_is_one_line_exit_2_and_writes_nothing() {
             &dp("nope"),
         ],
         args!["triage", "crashes", "--model", "smmuv3", "--any"],
-        args!["replay", "corpus/smmuv3/cons-poll", "--model", "smmuv3", "--any"],
+        args![
+            "replay",
+            "corpus/smmuv3/cons-poll",
+            "--model",
+            "smmuv3",
+            "--any"
+        ],
         args!["replay", bug, "--any"],
-        args!["check", "corpus/smmuv3/cons-poll", "--model", "smmuv3", "--any"],
+        args![
+            "check",
+            "corpus/smmuv3/cons-poll",
+            "--model",
+            "smmuv3",
+            "--any"
+        ],
         args!["triage", "crashes", "--model", "arm"],
         args![
             "triage",

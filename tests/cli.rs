@@ -271,6 +271,11 @@ fn digest_is_the_same_for_the_same_sample() {
     let text = String::from_utf8(a).expect("utf-8");
     let variants = iommufuzz::VARIANTS.len() + iommufuzz::smmuv3::variants::VARIANTS.len();
     assert_eq!(text.lines().count(), variants, "{text}");
-    assert!(text.lines().all(|l| l.starts_with("digest ") && l.contains("(104 runs")));
-    assert_bad(&run(&["digest", "--inputs", "2000000"]), "digest --inputs too large");
+    assert!(text
+        .lines()
+        .all(|l| l.starts_with("digest ") && l.contains("(104 runs")));
+    assert_bad(
+        &run(&["digest", "--inputs", "2000000"]),
+        "digest --inputs too large",
+    );
 }

@@ -82,8 +82,14 @@ fn untraced_runs_take_the_same_course_as_traced_ones() {
         assert_eq!((a.steps, a.end_time), (b.steps, b.end_time));
         assert_eq!(traced.decisions(), untraced.decisions());
         recorded += usize::from(!traced.world().trace.entries.is_empty());
-        assert!(untraced.world().trace.entries.is_empty(), "nothing recorded");
+        assert!(
+            untraced.world().trace.entries.is_empty(),
+            "nothing recorded"
+        );
     }
-    assert!(violations > 10, "violating runs are compared too ({violations})");
+    assert!(
+        violations > 10,
+        "violating runs are compared too ({violations})"
+    );
     assert!(recorded > 200, "traced runs record events ({recorded})");
 }

@@ -109,6 +109,16 @@ fn listed_under(file: &str, finding: &str, sig: &str) {
     );
 }
 
+/// Replays a consequence of `finding` with the finding's own signatures in `sup`: the run
+/// stops on `sig`, which the suppressions file lists under that finding.
+fn consequence(file: &str, sup: &str, sig: &str, finding: &str) -> Verdict {
+    let v = replay(file, sup);
+    let got = v.violation.as_ref().map(|x| x.signature());
+    assert_eq!(got.as_deref(), Some(sig), "{file}");
+    listed_under("suppressions/upstream-known.supp", finding, sig);
+    v
+}
+
 #[test]
 fn the_full_engine_reproducer_fetches_eagerly() {
     let l = input::load::<iommufuzz::vtd::model::VtdModel>(
@@ -134,12 +144,12 @@ fn vtd_victims_replay_to_their_signature_and_are_filed_under_their_finding() {
 /// submission owns. Both reports are the early-return finding's.
 #[test]
 fn early_return_frees_slots_whose_waits_are_still_in_flight() {
-    let v = replay(
+    let v = consequence(
         "early-return-misdirected-completion.json",
         "slot-reuse:qi_submit_sync:claim\n",
+        "lost-completion:qi_submit_sync:misdirected",
+        "finding-early-return-slot-overwrite",
     );
-    let sig = "lost-completion:qi_submit_sync:misdirected";
-    assert_eq!(v.violation.map(|x| x.signature()).as_deref(), Some(sig));
     assert!(
         v.suppressed
             .iter()
@@ -147,27 +157,17 @@ fn early_return_frees_slots_whose_waits_are_still_in_flight() {
         "the reuse comes first: {:?}",
         v.suppressed
     );
-    listed_under(
-        "suppressions/upstream-known.supp",
-        "finding-early-return-slot-overwrite",
-        sig,
-    );
 }
 
 /// The early -EINVAL return also ends in false success: the next submission's wait lands on
 /// the slot IQH points to and its doorbell leaves the engine only that wait to run.
 #[test]
 fn early_return_overrun_completes_a_wait_ahead_of_its_invalidations() {
-    let v = replay(
+    consequence(
         "early-return-overrun-false-success.json",
         "*:dmar_disable_qi:drain-timeout\nslot-reuse:qi_submit_sync:claim\n",
-    );
-    let sig = "false-success:qi_submit_sync:not-executed";
-    assert_eq!(v.violation.map(|x| x.signature()).as_deref(), Some(sig));
-    listed_under(
-        "suppressions/upstream-known.supp",
+        "false-success:qi_submit_sync:not-executed",
         "finding-early-return-slot-overwrite",
-        sig,
     );
 }
 
@@ -194,7 +194,9 @@ fn healing_budget_counts_from_the_latest_return() {
     r.sup = Suppressions::parse(&format!("{}{sup}", iommufuzz::DEFAULT_SUPPRESSIONS)).unwrap();
     r.limits.heal_budget = 30 * iommufuzz::sim::clock::SEC;
     let short = r.run(&l.scenario, variants::newest(), l.source());
-    let x = short.violation.expect("60 s without a return is past a 30 s budget");
+    let x = short
+        .violation
+        .expect("60 s without a return is past a 30 s budget");
     assert!(x.msg.contains("no submission returning"), "{}", x.msg);
 }
 

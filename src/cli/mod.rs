@@ -3,10 +3,10 @@
 //! Exit codes: 0 no violation, 1 violation, 2 bad usage or unreadable input.
 
 pub mod bench;
-pub mod digest;
 pub mod campaign;
 pub mod check;
 pub mod corpus;
+pub mod digest;
 pub mod explore;
 pub mod input;
 pub mod list;

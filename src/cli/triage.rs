@@ -136,9 +136,7 @@ pub fn triage(
         return Err(Usage(format!("{}: not a directory", dir.display())));
     }
     if any && raw_model == Smmuv3Model::NAME {
-        return Err(Usage(
-            super::NO_SMMU_ANY.into(),
-        ));
+        return Err(Usage(super::NO_SMMU_ANY.into()));
     }
     let mut r = super::runner_for::<VtdModel>(o)?;
     let mut sr = super::runner_for::<Smmuv3Model>(o)?;

@@ -65,7 +65,11 @@ fn lockup(
     let _ = match c.run {
         Run::Hung => write!(msg, "loops forever in {}: {}", c.func, c.hang_reason),
         _ => match c.site {
-            Site::Lock(l) => write!(msg, "spins on lock {} held by cpu{}", l, m.locks[l as usize]),
+            Site::Lock(l) => write!(
+                msg,
+                "spins on lock {} held by cpu{}",
+                l, m.locks[l as usize]
+            ),
             _ if why == Why::Steps => write!(
                 msg,
                 "keeps spinning in {} while virtual time barely moves",
@@ -85,7 +89,11 @@ fn lockup(
         },
     };
     let _ = if c.irqs_off {
-        write!(msg, " (interrupts off since {}", fmt_time(c.irqs_off_since).trim())
+        write!(
+            msg,
+            " (interrupts off since {}",
+            fmt_time(c.irqs_off_since).trim()
+        )
     } else {
         write!(msg, " (interrupts on")
     };
@@ -170,7 +178,9 @@ mod tests {
         assert_eq!(v.cpu, Some(0));
         // The budget ran out with steps still possible: the report must not claim otherwise.
         assert!(v.msg.contains("still waiting in reboot"), "{}", v.msg);
-        assert!(stuck(&m, |_| ("spin", false)).msg.contains("nothing it polls"));
+        assert!(stuck(&m, |_| ("spin", false))
+            .msg
+            .contains("nothing it polls"));
     }
 
     #[test]

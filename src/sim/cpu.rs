@@ -284,7 +284,9 @@ impl<'a, W: HasMachine> Cx<'a, W> {
         let m = w.machine();
         let c = &m.cpus[self.id as usize];
         // The cause is asked only when a report comes due: it is a signature field, not free.
-        let busy = c.busy_since.filter(|&b| c.irqs_off && !was_off && m.now - b >= SOFT_LOCKUP);
+        let busy = c
+            .busy_since
+            .filter(|&b| c.irqs_off && !was_off && m.now - b >= SOFT_LOCKUP);
         let cause = busy.map(|_| w.why_waiting(self.id));
         let m = w.machine_mut();
         let now = m.now;

@@ -262,11 +262,14 @@ fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
                 None => continue,
             }
         }
-        if cell.borrow().machine().now > heal_end {
+        let (now, last) = {
+            let w = cell.borrow();
+            (w.machine().now, w.machine().last_return)
+        };
+        if now > heal_end {
             // The budget counts from the phase's start or the latest submission's return.
-            let last = cell.borrow().machine().last_return;
             heal_end = heal_end.max(last.saturating_add(o.limits.heal_budget));
-            if cell.borrow().machine().now > heal_end {
+            if now > heal_end {
                 return over_budget(cell, ex, o);
             }
         }

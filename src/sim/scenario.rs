@@ -56,6 +56,21 @@ pub fn fill<T: Copy>(slots: &mut [Option<T>], listed: &[T]) {
     }
 }
 
+/// Bit i set when `slots[i]` lists something, is not yet used (bit i of `used`), and no
+/// earlier unused slot lists the same: the listed faults or events a world offers as steps (two
+/// equal listings are one action until the first fires).
+pub fn offers<T: PartialEq>(slots: &[Option<T>], used: u8) -> u8 {
+    assert!(slots.len() <= 8, "a mask has 8 bits");
+    let free = |k: usize| used >> k & 1 == 0;
+    let mut mask = 0;
+    for (i, x) in slots.iter().enumerate() {
+        if x.is_some() && free(i) && !(0..i).any(|j| free(j) && slots[j] == *x) {
+            mask |= 1 << i;
+        }
+    }
+    mask
+}
+
 /// The JSON scenario file: a scenario plus model, variant and labelled decisions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(bound = "")]

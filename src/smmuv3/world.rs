@@ -12,7 +12,7 @@ use crate::sim::choice::{label_num as num, split_label};
 use crate::sim::clock::{Site, Time, MS, SEC};
 use crate::sim::cpu::{HasMachine, Machine, Run, NO_OWNER};
 use crate::sim::executor::World;
-use crate::sim::scenario::fill;
+use crate::sim::scenario::{fill, offers};
 use crate::sim::trace::{Actor, Trace};
 use crate::sim::MAX_CPUS;
 use std::fmt;
@@ -463,8 +463,9 @@ impl Smmuv3 {
     pub fn list_events(&mut self, faults: &[Fault], env: &[EnvEvent]) {
         fill(&mut self.faults, faults);
         fill(&mut self.env, env);
-        self.faults_first = first_listings(&self.faults);
-        self.env_first = first_listings(&self.env);
+        // A repeated listing is never offered here: nothing is used yet.
+        self.faults_first = offers(&self.faults, 0);
+        self.env_first = offers(&self.env, 0);
     }
 
     /// The model's actions read the CPUs' interrupt state only while the GERROR interrupt is
@@ -878,17 +879,6 @@ impl World for Smmuv3 {
     fn cause(&self, cpu: u8) -> &'static str {
         self.why(cpu)
     }
-}
-
-/// Bit i set when slot i lists something no earlier slot lists.
-fn first_listings<T: PartialEq>(slots: &[Option<T>; MAX_EVENTS]) -> u8 {
-    let mut mask = 0;
-    for (i, x) in slots.iter().enumerate() {
-        if x.is_some() && !slots[..i].contains(x) {
-            mask |= 1 << i;
-        }
-    }
-    mask
 }
 
 /// Ghost tag of a batch's trailing CMD_SYNC (not one of the caller's invalidations).

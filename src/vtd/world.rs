@@ -10,6 +10,7 @@ use crate::sim::choice::Step;
 use crate::sim::clock::{Time, MS};
 use crate::sim::cpu::{HasMachine, Machine};
 use crate::sim::executor::World;
+use crate::sim::scenario::{fill, offers};
 use crate::sim::trace::{Actor, Trace};
 
 /// `desc_status[]` values.
@@ -165,19 +166,6 @@ pub struct Snap {
     pub fsts: u8,
     /// desc_status of slots 0..32, 2 bits each.
     pub status: u64,
-}
-
-/// Bit i set when `list[i]` is listed, unused in `used`, and no earlier unused entry equals it.
-fn offers<T: PartialEq>(list: &[Option<T>; MAX_EVENTS], used: u8) -> u8 {
-    let mut mask = 0;
-    for i in 0..MAX_EVENTS {
-        let Some(x) = &list[i] else { continue };
-        let free = |k: usize| used >> k & 1 == 0;
-        if free(i) && !(0..i).any(|j| free(j) && list[j].as_ref() == Some(x)) {
-            mask |= 1 << i;
-        }
-    }
-    mask
 }
 
 /// The world of one VT-d run.
@@ -437,8 +425,8 @@ impl Vtd {
     /// Lists the input's faults and environment events for the run that starts.
     pub fn list_events(&mut self, faults: &[Fault], env: &[EnvEvent]) {
         assert!(faults.len() <= MAX_EVENTS && env.len() <= MAX_EVENTS);
-        crate::sim::scenario::fill(&mut self.faults, faults);
-        crate::sim::scenario::fill(&mut self.env, env);
+        fill(&mut self.faults, faults);
+        fill(&mut self.env, env);
         self.update_offers();
     }
 
@@ -674,10 +662,17 @@ impl Vtd {
         let inside = (q.free_head < l) & (q.free_tail < l) & (q.free_cnt <= l);
         // Meaningful only `inside`; wrapping so that values outside cannot overflow.
         let used = q.free_head.wrapping_add(l).wrapping_sub(q.free_tail);
-        let used = if used >= l { used.wrapping_sub(l) } else { used };
+        let used = if used >= l {
+            used.wrapping_sub(l)
+        } else {
+            used
+        };
         let counted = (used.wrapping_add(q.free_cnt) == l) | ((used == 0) & (q.free_cnt == l));
         let ok = hw & inside & counted;
-        debug_assert_eq!(ok, self.hw.check().and_then(|_| self.check_driver()).is_ok());
+        debug_assert_eq!(
+            ok,
+            self.hw.check().and_then(|_| self.check_driver()).is_ok()
+        );
         ok
     }
 
