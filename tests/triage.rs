@@ -355,3 +355,63 @@ fn smmuv3_devices_lock_is_per_domain_and_an_mm_is_released_once() {
         "{r:?}"
     );
 }
+
+/// A GERROR raised while every CPU has interrupts off is taken by the first CPU that turns them
+/// back on, before that CPU runs on: local_irq_restore() delivers a pending interrupt at once.
+/// Here the only CPU is in `arm_smmu_mm_release` with interrupts off across two CMD_SYNCs that
+/// wait behind an aborted command, 1 s each; the handler skips the error right after the outer
+/// restore, so the next call finds the queue moving (two timeouts, not one per later call).
+#[test]
+fn smmuv3_pending_gerror_is_taken_when_interrupts_come_back_on() {
+    use iommufuzz::sim::trace::Actor;
+    use iommufuzz::smmuv3::world::Ev;
+    let l = input::load::<iommufuzz::smmuv3::model::Smmuv3Model>(
+        &root().join("tests/data/triage/smmuv3-gerror-pending-through-sync-timeouts.json"),
+    )
+    .expect("loads");
+    let mut r = SmmuRunner::default();
+    let v = r.run(&l.scenario, smmu_variants::newest(), l.source());
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    let w = r.world();
+    let ev = &w.trace.entries;
+    let timeouts = ev
+        .iter()
+        .filter(|e| matches!(e.ev, Ev::SyncTimeout { .. }))
+        .count();
+    assert_eq!(timeouts, 2, "the error is skipped after the second timeout");
+    let h = ev
+        .iter()
+        .position(|e| e.who == Actor::Irq(0))
+        .expect("cpu0 takes the GERROR");
+    assert!(matches!(ev[h].ev, Ev::Gerror(_)), "{:?}", ev[h]);
+    // Just before: cpu0's call returning -ETIMEDOUT with interrupts coming back on.
+    let before = ev[..h].iter().rev().find(|e| e.who == Actor::Cpu(0));
+    assert!(
+        matches!(before.map(|e| e.ev), Some(Ev::Ret(r)) if r < 0),
+        "{before:?}"
+    );
+    // Within the cost of a couple of steps, not after a timeout.
+    let t = before.map_or(0, |e| e.t);
+    assert!(
+        ev[h].t - t < 1_000,
+        "taken at {} after the return at {t}",
+        ev[h].t
+    );
+    // Nothing of cpu0's program runs until the handler acknowledged the error.
+    let ack = h + ev[h..]
+        .iter()
+        .position(|e| matches!(e.ev, Ev::Gerrorn(_)))
+        .expect("the handler writes GERRORN");
+    assert!(ev[h..ack].iter().all(|e| e.who != Actor::Cpu(0)));
+}
+
+/// The same delivery on four CPUs with a hung ATS endpoint: an RCU stall of 21 s used to be
+/// reported here because the GERROR of an aborted command waited 4 s of CMD_SYNC timeouts to
+/// be taken (each CPU went back into the queue with interrupts off before the handler step
+/// was chosen). Taken when interrupts come back on, every operation returns.
+#[test]
+fn smmuv3_late_gerror_stall_is_gone() {
+    let v = replay_smmuv3("smmuv3-gerror-late-rcu-stall.json", "");
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    assert!(v.suppressed.is_empty(), "{:?}", v.suppressed);
+}

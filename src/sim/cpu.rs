@@ -116,6 +116,10 @@ pub struct Machine {
     /// action): turning interrupts off or on bumps the epoch. A model whose variant never
     /// offers a handler step clears it, so the executor keeps its cached action list.
     pub irq_epoch: bool,
+    /// CPUs (bit per CPU) that turned their interrupts on while a raised interrupt could go to
+    /// no CPU at all: the first of them takes it before it runs on (see [`Cx::irq_restore`]).
+    /// The executor clears it once no interrupt is raised.
+    pub irq_owed: u8,
 }
 
 impl Machine {
@@ -137,6 +141,7 @@ impl Machine {
             soft_due_any: false,
             last_return: 0,
             irq_epoch: true,
+            irq_owed: 0,
         };
         for c in m.cpus.iter_mut().skip(ncpus as usize) {
             c.run = Run::Done;
@@ -189,6 +194,11 @@ pub trait HasMachine {
     /// Why `cpu` waits, as a signature field (see `World::cause`); asked when interrupts come
     /// back on with a soft lockup due, so the report names the cause of that moment.
     fn why_waiting(&self, cpu: u8) -> &'static str;
+    /// True while an interrupt the model runs as a handler step is raised and not yet taken:
+    /// exactly when that step is offered to a CPU whose interrupts are on.
+    fn irq_raised(&self) -> bool {
+        false
+    }
 }
 
 /// A yield point: pending once, then ready.
@@ -277,12 +287,25 @@ impl<'a, W: HasMachine> Cx<'a, W> {
         was
     }
 
-    /// `local_irq_restore(flags)`. Turning interrupts on delivers the pending watchdog hrtimer
-    /// at once, so a CPU that has not scheduled for the soft-lockup threshold is due a report.
-    pub fn irq_restore(&self, was_off: bool) {
+    /// `local_irq_restore(flags)`. Turning interrupts on delivers what is pending at once: the
+    /// watchdog hrtimer, so a CPU that has not scheduled for the soft-lockup threshold is due a
+    /// report; and a device interrupt that was raised while no CPU could take it, which this
+    /// CPU then takes before its next instruction (it is owed: the executor runs it no further
+    /// until the handler step ran). An interrupt raised while some CPU could take it races with
+    /// that CPU's next steps instead, as its delivery latency does.
+    pub async fn irq_restore(&self, was_off: bool) {
+        if self.irq_restore_now(was_off) {
+            // Where the interrupt strikes: the executor runs this CPU on after the handler.
+            self.at(Site::Mem).await;
+        }
+    }
+
+    /// The state change of [`Cx::irq_restore`]; true when this CPU now owes an interrupt.
+    fn irq_restore_now(&self, was_off: bool) -> bool {
         let mut w = self.cell.borrow_mut();
         let m = w.machine();
         let c = &m.cpus[self.id as usize];
+        let owed = c.irqs_off && !was_off && w.irq_raised() && m.irq_cpu().is_none();
         // The cause is asked only when a report comes due: it is a signature field, not free.
         let busy = c
             .busy_since
@@ -303,6 +326,8 @@ impl<'a, W: HasMachine> Cx<'a, W> {
         }
         c.irqs_off = was_off;
         m.soft_due_any |= due;
+        m.irq_owed |= u8::from(owed) << self.id;
+        owed
     }
 
     /// True when this CPU's interrupts are off.
@@ -347,7 +372,7 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     /// `raw_spin_unlock_irqrestore(l, flags)`.
     pub async fn spin_unlock_irqrestore(&self, l: u8, flags: bool) {
         self.spin_unlock(l).await;
-        self.irq_restore(flags);
+        self.irq_restore(flags).await;
     }
 
     /// `cpu_relax()` in a polling loop. If no shared state changed since this CPU's previous

@@ -314,7 +314,8 @@ fn cpu_mask(m: &Machine) -> u8 {
     for i in 0..m.ncpus as usize {
         mask |= u8::from(cpu_enabled(m, i)) << i;
     }
-    mask
+    // A CPU that owes an interrupt runs on only after its handler step.
+    mask & !m.irq_owed
 }
 
 /// Lists the enabled steps. The model's actions depend only on shared state, interrupt
@@ -472,6 +473,10 @@ fn perform<W: World, F: Future<Output = ()>>(
             }
             let ready = cpus[c as usize].as_mut().poll(cx).is_ready();
             let mut w = cell.borrow_mut();
+            debug_assert!(
+                w.machine().irq_owed == 0 || w.irq_raised(),
+                "a CPU step lowered an interrupt that a CPU owes"
+            );
             if ready {
                 let m = w.machine_mut();
                 m.epoch += 1;
@@ -490,6 +495,11 @@ fn perform<W: World, F: Future<Output = ()>>(
             }
             w.apply(a);
             w.machine_mut().touch();
+            // Only a model step (the handler) lowers an interrupt: once it is taken, the CPUs
+            // that owed it run on.
+            if w.machine().irq_owed != 0 && !w.irq_raised() {
+                w.machine_mut().irq_owed = 0;
+            }
             w
         }
     };

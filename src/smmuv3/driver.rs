@@ -197,7 +197,7 @@ async fn exclusive_trylock_irqsave(cx: &Cpu<'_>) -> Option<bool> {
     if won {
         Some(flags)
     } else {
-        cx.irq_restore(flags);
+        cx.irq_restore(flags).await;
         None
     }
 }
@@ -244,7 +244,7 @@ async fn exclusive_unlock_irqrestore(cx: &Cpu<'_>, flags: bool) {
         let v = w.sw.lock;
         w.ev(Ev::ExclUnlock(v));
     }
-    cx.irq_restore(flags);
+    cx.irq_restore(flags).await;
 }
 
 /// `arm_smmu_cmdq_poll_until_not_full()`: refresh the shadow cons under the exclusive lock, or
@@ -299,7 +299,7 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
                 w.hist[cx.id as usize].space_wait = true;
                 logged = true;
             }
-            cx.irq_restore(flags);
+            cx.irq_restore(flags).await;
             if poll_until_not_full(cx, r, &mut llq).await != 0 {
                 cx.w().ev(Ev::CmdqTimeout);
             } else if !r.has_space(llq, k) && prev == Some(llq) && !shared_waiter(cx) {
@@ -551,7 +551,7 @@ pub async fn arm_smmu_cmdq_issue_cmdlist(cx: &Cpu<'_>, cmds: &[Cmd], sync: bool,
     } else {
         0
     };
-    cx.irq_restore(flags);
+    cx.irq_restore(flags).await;
     cx.w().ev(Ev::Ret(ret as i8));
     ret
 }

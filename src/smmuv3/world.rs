@@ -389,6 +389,10 @@ impl HasMachine for Smmuv3 {
     fn why_waiting(&self, cpu: u8) -> &'static str {
         self.why(cpu)
     }
+    #[inline]
+    fn irq_raised(&self) -> bool {
+        self.hw.irq_pending
+    }
 }
 
 impl Smmuv3 {
@@ -601,6 +605,8 @@ impl Smmuv3 {
                 out.push(Step::Model(Act::Irq(c)));
             }
         }
+        // A CPU that owes the interrupt runs only after the handler: it must be offered.
+        debug_assert!(self.m.irq_owed == 0 || self.hw.irq_pending && self.m.irq_cpu().is_some());
         if self.reboot.present && !self.reboot.fired {
             out.push(Step::Model(Act::Reboot));
         }

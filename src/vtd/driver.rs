@@ -443,7 +443,7 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
         qi_submit_sync(cx, &batch[..n], 0).await;
     }
     if batched {
-        cx.irq_restore(flags);
+        cx.irq_restore(flags).await;
     }
 }
 

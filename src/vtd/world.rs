@@ -241,6 +241,12 @@ impl HasMachine for Vtd {
     fn why_waiting(&self, cpu: u8) -> &'static str {
         self.why(cpu)
     }
+    /// The fault event is a handler step only for variants whose `dmar_fault()` writes QI
+    /// state (see [`Vtd::irq_action`]).
+    #[inline]
+    fn irq_raised(&self) -> bool {
+        self.hw.irq_pending && self.v.irq_clears_qi_bits
+    }
 }
 
 impl Vtd {
@@ -522,11 +528,13 @@ impl Vtd {
     fn irq_action(&self, out: &mut Vec<Step<Act>>) {
         // From bd5cdad0c8e0 on, dmar_fault() returns without writing FSTS when no primary fault
         // is pending, so its run changes no QI state and is not offered as a step.
-        if self.hw.irq_pending && self.v.irq_clears_qi_bits {
+        if self.irq_raised() {
             if let Some(c) = self.m.irq_cpu() {
                 out.push(Step::Model(Act::Irq(c)));
             }
         }
+        // A CPU that owes the interrupt runs only after the handler: it must be offered.
+        debug_assert!(self.m.irq_owed == 0 || self.irq_raised() && self.m.irq_cpu().is_some());
     }
 
     fn apply_effect(&mut self, e: Effect) {
