@@ -37,7 +37,7 @@ const VTD_VICTIMS: &[(&str, &str, &str)] = &[
     // stays unfetched until the timeout, the walk misses it and it completes afterwards.
     (
         "step1-walk-wait-behind-full-engine.json",
-        "false-success:qi_submit_sync:not-executed",
+        "false-success:qi_submit_sync:ite-timed-out",
         "finding-step1-walk-unfetched-wait",
     ),
     // An ITE drops the PRQ drain's leading fenced wait (no status write): that is not the

@@ -123,6 +123,9 @@ async fn queue_batch(cx: &Cpu<'_>, descs: &[Desc], options: u32, me: u16) -> (u1
         let mut w = cx.w();
         w.write_slot(slot, d, me);
         w.set_status(slot, st::QI_IN_USE, me);
+        // A retry after -EAGAIN queues it again: an earlier attempt's timeout no longer says
+        // why this one did not run.
+        w.subs[me as usize].timed_out &= !(1 << k);
         if d.ty == DescType::Wait {
             // A caller's own wait (the PRQ drain's fence) is not an invalidation: the
             // no-false-success oracle has nothing to demand of it.

@@ -75,6 +75,15 @@ impl Vtd {
         }
     }
 
+    /// The ATS request of the device-TLB invalidation tagged `tag` timed out (ITE).
+    pub(crate) fn ghost_timed_out(&mut self, tag: Tag) {
+        if let Some(s) = self.subs.get_mut(tag.sub as usize) {
+            if tag.sub != 0 && tag.idx < 32 {
+                s.timed_out |= 1 << tag.idx;
+            }
+        }
+    }
+
     /// Submission `me` left its wait loop: it no longer needs slots first..=w.
     pub(crate) fn ghost_release(&mut self, first: u16, w: u16, me: u16) {
         let l = self.qlen();
@@ -110,12 +119,20 @@ impl Vtd {
         self.subs[me as usize].live = false;
         self.m.progressed();
         if let Some(k) = false_success::on_return(rc, s.count, s.executed) {
+            // Two ways to return 0 for work never done: the hardware never fetched the
+            // invalidation, or it terminated it on an ATS timeout (ITE) and the wait behind it
+            // completed anyway. They are different bugs; the cause tells them apart.
+            let (cause, how) = if s.timed_out >> k & 1 == 1 {
+                ("ite-timed-out", "timed out (ITE) and never completed")
+            } else {
+                ("not-executed", "never ran on the hardware")
+            };
             let msg = format!(
-                "qi_submit_sync on cpu{} returned 0 but invalidation {} of {} never ran on the hardware: \
+                "qi_submit_sync on cpu{} returned 0 but invalidation {} of {} {how}: \
                  stale translations stay cached",
                 s.cpu, k, s.count
             );
-            self.violate(Class::FalseSuccess, "qi_submit_sync", "not-executed", msg);
+            self.violate(Class::FalseSuccess, "qi_submit_sync", cause, msg);
         }
     }
 }

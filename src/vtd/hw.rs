@@ -258,8 +258,13 @@ pub enum Effect {
     StatusWrite(Fetched),
     /// A wait without status write completed.
     WaitDone(Fetched),
-    /// ITE: request at slot timed out; `n` pending waits dropped.
-    Ite { slot: u16, dev: u8, dropped: u8 },
+    /// ITE: request at slot (tagged `tag`) timed out; `dropped` pending waits dropped.
+    Ite {
+        slot: u16,
+        tag: Tag,
+        dev: u8,
+        dropped: u8,
+    },
     /// ICE.
     Ice(u16),
 }
@@ -569,6 +574,7 @@ impl Iq {
         self.retire();
         Effect::Ite {
             slot: f.slot,
+            tag: f.desc.tag,
             dev,
             dropped,
         }
@@ -750,6 +756,7 @@ mod tests {
             e,
             Effect::Ite {
                 slot: 0,
+                tag: Desc::EMPTY.tag,
                 dev: 0,
                 dropped: 2
             }

@@ -58,6 +58,9 @@ pub struct Sub {
     pub count: u8,
     /// Bit k: invalidation k ran on hardware after it was queued.
     pub executed: u32,
+    /// Bit k: invalidation k is a device-TLB invalidation whose ATS request timed out (ITE):
+    /// the hardware terminated it without the endpoint confirming.
+    pub timed_out: u32,
     /// Still inside `qi_submit_sync`.
     pub live: bool,
     /// Restarts after -EAGAIN.
@@ -574,7 +577,13 @@ impl Vtd {
                 self.ghost_executed(f.desc.tag);
                 self.ev_as(hw, Ev::WaitDone(f.slot));
             }
-            Effect::Ite { slot, dev, dropped } => {
+            Effect::Ite {
+                slot,
+                tag,
+                dev,
+                dropped,
+            } => {
+                self.ghost_timed_out(tag);
                 self.ev_as(hw, Ev::Ite { slot, dev, dropped });
                 self.snap(hw);
             }
