@@ -415,3 +415,19 @@ fn smmuv3_late_gerror_stall_is_gone() {
     assert!(v.violation.is_none(), "{:?}", v.violation);
     assert!(v.suppressed.is_empty(), "{:?}", v.suppressed);
 }
+
+/// Two CPUs retry against a hung endpoint for ever while a third waits for the queue space
+/// they keep taking. With the watchdogs' reports suppressed, the run goes on until the healing
+/// budget runs out: the retry is to blame then, not the CPU parked behind it (which used to be
+/// reported as a new `queue-full` lockup).
+#[test]
+fn budget_blames_the_endless_retry_not_the_cpu_waiting_for_space() {
+    let v = consequence(
+        "hung-retry-starves-queue-space.json",
+        "watchdog-hard-lockup:*:*\nwatchdog-soft-lockup:*:*\nrcu-stall:*:*\n",
+        "hard-lockup:qi_submit_sync:ite-retry-hung",
+        "finding-hung-device-retry",
+    );
+    let msg = &v.violation.expect("a budget report").msg;
+    assert!(msg.contains("virtual-time budget"), "{msg}");
+}

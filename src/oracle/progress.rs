@@ -34,8 +34,18 @@ fn blame(c: &CpuState, now: Time, why: Why) -> u8 {
 /// The CPU to report: the most stuck one, and among equals one that is not merely a victim of
 /// another (a CPU waiting for queue space the stuck one holds).
 fn culprit(m: &Machine, why: Why, victim: &dyn Fn(u8) -> bool) -> usize {
-    let score =
-        |i: usize| 2 * u16::from(blame(&m.cpus[i], m.now, why)) + u16::from(!victim(i as u8));
+    let score = |i: usize| {
+        let b = u16::from(blame(&m.cpus[i], m.now, why));
+        let own = u16::from(!victim(i as u8));
+        // When the healing budget ran out, steps were still being taken: the CPUs taking them
+        // (retrying a submission, say) spent it, and one parked until they leave it queue space
+        // only waited. Any unfinished CPU that is not a victim comes first.
+        if why == Why::Budget && b > 0 {
+            own << 3 | b
+        } else {
+            2 * b + own
+        }
+    };
     let mut best = 0;
     for i in 1..m.cpus().len() {
         if score(i) > score(best) {
@@ -153,6 +163,30 @@ mod tests {
         assert_eq!(v.cpu, Some(1));
         assert!(v.msg.contains("holding lock 0"), "{}", v.msg);
         assert_eq!(v.signature(), "hard-lockup:qi_check_fault:odd-walk");
+    }
+
+    /// The healing budget ran out while one CPU kept stepping (a retry loop) and another sat
+    /// parked waiting for the queue space it takes: the stepping one is reported.
+    #[test]
+    fn budget_blames_the_cpu_taking_steps_not_its_victim() {
+        let mut m = Machine::new(2);
+        m.cpus[0].site = Site::Mem;
+        m.cpus[0].func = "qi_submit_sync";
+        m.cpus[1].site = Site::Relax;
+        m.cpus[1].func = "qi_submit_sync";
+        let v = budget(&m, "budget spent", |c| {
+            if c == 1 {
+                ("queue-full", true)
+            } else {
+                ("ite-retry-hung", false)
+            }
+        });
+        assert_eq!(v.cpu, Some(0));
+        assert_eq!(v.signature(), "soft-lockup:qi_submit_sync:ite-retry-hung");
+        // With nothing left to step, a parked victim still ranks after the parked holder.
+        m.cpus[0].site = Site::Relax;
+        let v = stuck(&m, |c| (if c == 1 { "queue-full" } else { "x" }, c == 1));
+        assert_eq!(v.cpu, Some(0));
     }
 
     /// Three CPUs livelock while a fourth sleeps until a timer the budget never let come: the
