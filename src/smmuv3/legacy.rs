@@ -110,6 +110,7 @@ async fn issue_sync_msi(cx: &Cpu<'_>, sub: u16, in_lock: bool) -> i32 {
             let mut w = cx.w();
             w.ev(Ev::MsiTimeout(msidata));
             w.hist[cx.id as usize].timeouts += 1;
+            w.hist[cx.id as usize].atc_timeouts += u16::from(w.atc_stalled());
             w.sync_timeouts += 1;
             return ETIMEDOUT;
         }

@@ -316,6 +316,9 @@ pub fn step_label(s: &Step<Act>) -> String {
 pub struct Hist {
     /// CMD_SYNC timeouts.
     pub timeouts: u16,
+    /// Of those, the ones sat through while ATC invalidations an endpoint had not answered
+    /// held the queue (see [`Smmuv3::atc_stalled`]).
+    pub atc_timeouts: u16,
     /// Waiting in `shared_lock` since this many exclusive acquisitions (None: not waiting).
     pub shared_wait: Option<u32>,
     /// In the reservation loop of `arm_smmu_cmdq_issue_cmdlist`, waiting for queue space.
@@ -769,6 +772,18 @@ impl Smmuv3 {
     }
 
     /// Why `cpu` is waiting, as a stable signature field.
+    /// The queue is slow only because of ATC invalidations to endpoints that do not answer: one
+    /// is outstanding (or the last command error was its CERROR_ATC_INV_SYNC, the moment the
+    /// SMMU's ATC timer released the queue), and nothing else stops it (disabled, wedged,
+    /// Service Failure Mode, another command error waiting for its handler).
+    pub fn atc_stalled(&self) -> bool {
+        let hw = &self.hw;
+        let other_err =
+            hw.active() & hw::gerror::CMDQ_ERR != 0 && hw.err != hw::cerror::ATC_INV_SYNC;
+        let stopped = hw.cr0 & hw::cr0::CMDQEN == 0 || hw.wedged || hw.sfm || other_err;
+        !stopped && (hw.natc != 0 || hw.err == hw::cerror::ATC_INV_SYNC)
+    }
+
     fn why(&self, cpu: u8) -> &'static str {
         self.why_at(cpu, self.m.ncpus)
     }
@@ -799,10 +814,24 @@ impl Smmuv3 {
         // What the CPU waits for now outranks CMD_SYNC timeouts it sat through before: once
         // the queue stops draining, the space wait has no timeout and never ends.
         if h.space_wait {
-            return "no-space";
+            // Behind ATC timeouts the queue still drains, one timeout at a time.
+            return if self.atc_stalled() {
+                "atc-timeout"
+            } else {
+                "no-space"
+            };
         }
         if h.timeouts > 0 || self.hw.cr0 & hw::cr0::CMDQEN == 0 {
-            return "sync-timeout";
+            // Every timeout behind an endpoint that does not answer its ATC invalidations: the
+            // SMMU waits out its ATC timer, the driver its 1 s poll, and the queue drains one
+            // such invalidation per ATC timeout. Any other timeout (a disabled or stopped
+            // queue) names the CPU's wait as before.
+            let cmdq_on = self.hw.cr0 & hw::cr0::CMDQEN != 0;
+            return if cmdq_on && h.atc_timeouts == h.timeouts {
+                "atc-timeout"
+            } else {
+                "sync-timeout"
+            };
         }
         if c.run == Run::Hung {
             return "hung";
