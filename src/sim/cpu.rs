@@ -305,11 +305,12 @@ impl<'a, W: HasMachine> Cx<'a, W> {
         let mut w = self.cell.borrow_mut();
         let m = w.machine();
         let c = &m.cpus[self.id as usize];
-        let owed = c.irqs_off && !was_off && w.irq_raised() && m.irq_cpu().is_none();
+        let turning_on = c.irqs_off && !was_off;
+        let owed = turning_on && w.irq_raised() && m.irq_cpu().is_none();
         // The cause is asked only when a report comes due: it is a signature field, not free.
         let busy = c
             .busy_since
-            .filter(|&b| c.irqs_off && !was_off && m.now - b >= SOFT_LOCKUP);
+            .filter(|&b| turning_on && m.now - b >= SOFT_LOCKUP);
         let cause = busy.map(|_| w.why_waiting(self.id));
         let m = w.machine_mut();
         let now = m.now;

@@ -513,9 +513,7 @@ async fn sync_timeout(cx: &Cpu<'_>, at: u32) {
     let mut w = cx.w();
     let hwcons = w.hw.read_cons();
     w.ev(Ev::SyncTimeout { at, hwprod, hwcons });
-    w.hist[cx.id as usize].timeouts += 1;
-    w.hist[cx.id as usize].atc_timeouts += u16::from(w.atc_stalled());
-    w.sync_timeouts += 1;
+    w.note_sync_timeout(cx.id);
     w.snap(Actor::Cpu(cx.id));
 }
 

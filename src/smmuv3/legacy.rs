@@ -109,9 +109,7 @@ async fn issue_sync_msi(cx: &Cpu<'_>, sub: u16, in_lock: bool) -> i32 {
             cx.w().ghost_sync_timeout(sub, "__arm_smmu_sync_poll_msi");
             let mut w = cx.w();
             w.ev(Ev::MsiTimeout(msidata));
-            w.hist[cx.id as usize].timeouts += 1;
-            w.hist[cx.id as usize].atc_timeouts += u16::from(w.atc_stalled());
-            w.sync_timeouts += 1;
+            w.note_sync_timeout(cx.id);
             return ETIMEDOUT;
         }
         relax_parked(cx, deadline).await;

@@ -603,13 +603,13 @@ impl Smmuv3 {
         if self.hw.natc != 0 {
             self.atc_actions(out);
         }
-        if self.hw.irq_pending {
+        if self.irq_raised() {
             if let Some(c) = self.m.irq_cpu() {
                 out.push(Step::Model(Act::Irq(c)));
             }
         }
         // A CPU that owes the interrupt runs only after the handler: it must be offered.
-        debug_assert!(self.m.irq_owed == 0 || self.hw.irq_pending && self.m.irq_cpu().is_some());
+        debug_assert!(self.m.irq_owed == 0 || self.irq_raised() && self.m.irq_cpu().is_some());
         if self.reboot.present && !self.reboot.fired {
             out.push(Step::Model(Act::Reboot));
         }
@@ -771,7 +771,16 @@ impl Smmuv3 {
         r.err().map(|why| Violation::integrity(why, self.m.now))
     }
 
-    /// Why `cpu` is waiting, as a stable signature field.
+    /// `cpu` gave up on a CMD_SYNC after its 1 s poll: counted for the report and, with whether
+    /// an ATC stall held the queue then, for the cause of what it waits for later.
+    pub fn note_sync_timeout(&mut self, cpu: u8) {
+        let atc = self.atc_stalled();
+        let h = &mut self.hist[cpu as usize];
+        h.timeouts += 1;
+        h.atc_timeouts += u16::from(atc);
+        self.sync_timeouts += 1;
+    }
+
     /// The queue is slow only because of ATC invalidations to endpoints that do not answer: one
     /// is outstanding (or the last command error was its CERROR_ATC_INV_SYNC, the moment the
     /// SMMU's ATC timer released the queue), and nothing else stops it (disabled, wedged,
@@ -784,6 +793,7 @@ impl Smmuv3 {
         !stopped && (hw.natc != 0 || hw.err == hw::cerror::ATC_INV_SYNC)
     }
 
+    /// Why `cpu` is waiting, as a stable signature field.
     fn why(&self, cpu: u8) -> &'static str {
         self.why_at(cpu, self.m.ncpus)
     }
@@ -821,12 +831,12 @@ impl Smmuv3 {
                 "no-space"
             };
         }
-        if h.timeouts > 0 || self.hw.cr0 & hw::cr0::CMDQEN == 0 {
+        let cmdq_on = self.hw.cr0 & hw::cr0::CMDQEN != 0;
+        if h.timeouts > 0 || !cmdq_on {
             // Every timeout behind an endpoint that does not answer its ATC invalidations: the
             // SMMU waits out its ATC timer, the driver its 1 s poll, and the queue drains one
             // such invalidation per ATC timeout. Any other timeout (a disabled or stopped
             // queue) names the CPU's wait as before.
-            let cmdq_on = self.hw.cr0 & hw::cr0::CMDQEN != 0;
             return if cmdq_on && h.atc_timeouts == h.timeouts {
                 "atc-timeout"
             } else {

@@ -2,7 +2,7 @@
 //! hooks that feed the shared completion and no-false-success oracles.
 
 use super::hw::{DescType, Tag};
-use super::world::Vtd;
+use super::world::{Sub, Vtd};
 use crate::oracle::{completion, false_success, Class};
 
 impl Vtd {
@@ -66,21 +66,25 @@ impl Vtd {
         }
     }
 
+    /// The submission a descriptor tagged `tag` belongs to and its bit in the per-invalidation
+    /// masks; none for untagged descriptors and those past the masks' 32 bits.
+    fn tagged(&mut self, tag: Tag) -> Option<(&mut Sub, u32)> {
+        let ok = tag.sub != 0 && tag.idx < 32;
+        let s = self.subs.get_mut(tag.sub as usize).filter(|_| ok)?;
+        Some((s, 1 << tag.idx))
+    }
+
     /// The hardware ran the invalidation tagged `tag`.
     pub(crate) fn ghost_executed(&mut self, tag: Tag) {
-        if let Some(s) = self.subs.get_mut(tag.sub as usize) {
-            if tag.sub != 0 && tag.idx < 32 {
-                s.executed |= 1 << tag.idx;
-            }
+        if let Some((s, bit)) = self.tagged(tag) {
+            s.executed |= bit;
         }
     }
 
     /// The ATS request of the device-TLB invalidation tagged `tag` timed out (ITE).
     pub(crate) fn ghost_timed_out(&mut self, tag: Tag) {
-        if let Some(s) = self.subs.get_mut(tag.sub as usize) {
-            if tag.sub != 0 && tag.idx < 32 {
-                s.timed_out |= 1 << tag.idx;
-            }
+        if let Some((s, bit)) = self.tagged(tag) {
+            s.timed_out |= bit;
         }
     }
 

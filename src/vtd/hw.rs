@@ -494,7 +494,6 @@ impl Iq {
     }
 
     /// Execute step for inflight entry `i`.
-    /// Execute step for inflight entry `i`.
     pub fn execute(&mut self, i: usize) -> Effect {
         assert!(
             self.may_execute(i),
