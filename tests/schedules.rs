@@ -51,8 +51,19 @@ fn count0_reclaim_fails_before_the_fix_and_passes_every_schedule_after() {
 #[test]
 fn cmdq_lock_starvation_needs_one_deviation_and_its_fix_passes_every_such_schedule() {
     let f = crash("smmuv3-cmdq-lock-starvation-df180b1a4cc5");
+    // The depth of the README's table: the default schedule of a shorter prefix already
+    // starves on linux-6.4.
     let args = |v: &'static str, dev: &'static str| {
-        run(&["check", &f, "--variant", v, "--deviations", dev])
+        run(&[
+            "check",
+            &f,
+            "--variant",
+            v,
+            "--deviations",
+            dev,
+            "--depth",
+            "60",
+        ])
     };
     let default_only = args("linux-6.4", "0");
     assert_eq!(
@@ -67,7 +78,7 @@ fn cmdq_lock_starvation_needs_one_deviation_and_its_fix_passes_every_such_schedu
     assert!(text(&bad).contains("starvation:arm_smmu_cmdq_shared_lock:bypassed"));
     let good = args("linux-7.0", "1");
     assert_eq!(good.status.code(), Some(0), "{}", text(&good));
-    assert!(text(&good).contains("all schedules within depth 40, at most 1 deviations"));
+    assert!(text(&good).contains("all schedules within depth 60, at most 1 deviations"));
 }
 
 #[test]

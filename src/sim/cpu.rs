@@ -88,6 +88,21 @@ impl CpuState {
     }
 }
 
+/// A critical section that may leave shared state as it found it (an exclusive lock taken and
+/// released around a store of the value already there). Other CPUs may run, and see the
+/// intermediate values, while it is open: it only decides which version follows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Quiet {
+    /// The version when the section began.
+    version: u64,
+    /// The stamp when the section began.
+    begin: u64,
+    /// The stamp of the section's latest write.
+    last: u64,
+    /// No other actor wrote between the section's writes.
+    clean: bool,
+}
+
 /// The machine: CPUs, locks, virtual clock and the shared-state version counter.
 #[derive(Clone, Debug)]
 pub struct Machine {
@@ -97,8 +112,12 @@ pub struct Machine {
     pub ncpus: u8,
     /// Virtual time.
     pub now: Time,
-    /// Bumped by every write to shared state; a spin that sees it unchanged is parked.
+    /// Names the content of shared state: a fresh number at every write, or an earlier
+    /// number again when a quiet section put back what it found (see [`Quiet`]). A spin that
+    /// sees it unchanged is parked.
     pub version: u64,
+    /// Writes to shared state so far: the source of fresh versions, never taken back.
+    pub stamp: u64,
     /// Bumped by every change the model's enabled actions may depend on: shared state,
     /// interrupt state, CPUs finishing or hanging.
     pub epoch: u64,
@@ -134,6 +153,7 @@ impl Machine {
             ncpus,
             now: 0,
             version: 0,
+            stamp: 0,
             epoch: 0,
             locks: [NO_OWNER; MAX_LOCKS],
             current: 0,
@@ -152,7 +172,7 @@ impl Machine {
     /// Records a change of shared state (wakes parked spinners).
     #[inline]
     pub fn touch(&mut self) {
-        self.version = self.version.wrapping_add(1);
+        self.touch_driver_only();
         self.epoch = self.epoch.wrapping_add(1);
     }
 
@@ -161,7 +181,53 @@ impl Machine {
     /// keeps the executor's cached list of model actions, which would come out the same.
     #[inline]
     pub fn touch_driver_only(&mut self) {
-        self.version = self.version.wrapping_add(1);
+        self.stamp += 1;
+        self.version = self.stamp;
+    }
+
+    /// Opens a quiet section for the current CPU: call it before the section's first write.
+    pub fn quiet_begin(&self) -> Quiet {
+        Quiet {
+            version: self.version,
+            begin: self.stamp,
+            last: self.stamp,
+            clean: true,
+        }
+    }
+
+    /// A write inside a quiet section: like [`Machine::touch_driver_only`], and the section
+    /// stays clean only if no other actor wrote since the section's previous write.
+    pub fn quiet_touch(&mut self, q: &mut Quiet) {
+        q.clean &= self.stamp == q.last;
+        self.touch_driver_only();
+        q.last = self.stamp;
+    }
+
+    /// Closes a quiet section. `restored`: the caller's writes put back every value they
+    /// changed. If no other actor wrote during it, shared state is what it was at
+    /// [`Machine::quiet_begin`], and so is its version: a spinner parked before the section
+    /// stays parked, since the loop it runs would read what it read then.
+    ///
+    /// `unseen`: no parked CPU's loop reads what the section changed in between (the caller
+    /// knows which loops read it). Then a CPU that parked while the section was open read only
+    /// values the section leaves as they were, and is parked at the restored version too.
+    pub fn quiet_end(&mut self, q: Quiet, restored: bool, unseen: bool) {
+        if !(restored && q.clean && self.stamp == q.last) {
+            return;
+        }
+        self.version = q.version;
+        if !unseen {
+            return;
+        }
+        let me = self.current as usize;
+        for (i, c) in self.cpus.iter_mut().enumerate().take(self.ncpus as usize) {
+            // Every version after `begin` is one of this section's: nobody else wrote.
+            let inside = matches!(c.park_version, Some(v) if v > q.begin && v <= q.last);
+            if i != me && c.site == Site::Relax && inside {
+                c.park_version = Some(q.version);
+                c.relax_version = q.version;
+            }
+        }
     }
 
     /// A submission returned to its caller: the run made progress. The healing phase's budget
@@ -442,5 +508,74 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     /// Current virtual time.
     pub fn now(&self) -> Time {
         self.cell.borrow().machine().now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two CPUs: cpu1 parked at `Relax` on the version it saw, cpu0 about to run a section.
+    fn parked() -> Machine {
+        let mut m = Machine::new(2);
+        m.touch_driver_only();
+        m.cpus[1].site = Site::Relax;
+        m.cpus[1].relax_version = m.version;
+        m.cpus[1].park_version = Some(m.version);
+        m
+    }
+
+    #[test]
+    fn a_section_that_puts_everything_back_keeps_a_parked_spinner_parked() {
+        let mut m = parked();
+        let v0 = m.version;
+        let mut q = m.quiet_begin();
+        m.quiet_touch(&mut q);
+        assert!(
+            !m.cpus[1].is_parked(m.version, 0),
+            "the lock taken wakes it"
+        );
+        m.quiet_touch(&mut q);
+        m.quiet_end(q, true, true);
+        assert_eq!(m.version, v0);
+        assert!(m.cpus[1].is_parked(m.version, 0));
+        // The versions the section went through are never handed out again.
+        m.touch_driver_only();
+        assert!(m.version > q.last);
+    }
+
+    #[test]
+    fn a_section_that_changed_something_or_saw_another_write_is_a_write() {
+        for (restored, other) in [(false, false), (true, true)] {
+            let mut m = parked();
+            let v0 = m.version;
+            let mut q = m.quiet_begin();
+            m.quiet_touch(&mut q);
+            if other {
+                m.touch();
+            }
+            m.quiet_touch(&mut q);
+            m.quiet_end(q, restored, true);
+            assert_ne!(m.version, v0, "restored {restored}, other write {other}");
+            assert!(!m.cpus[1].is_parked(m.version, 0));
+        }
+    }
+
+    #[test]
+    fn a_cpu_that_parked_inside_the_section_is_parked_after_it_only_if_unseen() {
+        for unseen in [true, false] {
+            let mut m = Machine::new(2);
+            let v0 = m.version;
+            let mut q = m.quiet_begin();
+            m.quiet_touch(&mut q);
+            // cpu1 parks on what it read while the section was open.
+            m.cpus[1].site = Site::Relax;
+            m.cpus[1].relax_version = m.version;
+            m.cpus[1].park_version = Some(m.version);
+            m.quiet_touch(&mut q);
+            m.quiet_end(q, true, unseen);
+            assert_eq!(m.version, v0);
+            assert_eq!(m.cpus[1].is_parked(m.version, 0), unseen, "unseen {unseen}");
+        }
     }
 }

@@ -14,7 +14,7 @@ use super::variants::{Design, Variant};
 use super::world::{tag, Ev, Llq, Smmuv3, OWNED, STARVE_BYPASS, SYNC_IDX};
 use crate::oracle::Class;
 use crate::sim::clock::{Site, Time, SEC};
-use crate::sim::cpu::{Cx, Yield};
+use crate::sim::cpu::{Cx, Quiet, Yield};
 use crate::sim::trace::Actor;
 
 /// `-ETIMEDOUT`.
@@ -181,24 +181,29 @@ async fn shared_tryunlock(cx: &Cpu<'_>) -> bool {
 }
 
 /// `arm_smmu_cmdq_exclusive_trylock_irqsave()`: Some(flags) when cmpxchg(0, INT_MIN) won.
-async fn exclusive_trylock_irqsave(cx: &Cpu<'_>) -> Option<bool> {
+/// The section it opens is quiet (see `Quiet`): the caller's refresh of `llq.cons` may leave
+/// shared state as it was.
+async fn exclusive_trylock_irqsave(cx: &Cpu<'_>) -> Option<(bool, Quiet)> {
     let flags = cx.irq_save();
     cx.at(Site::Mem).await;
     let won = {
         let mut w = cx.w();
-        let won = w.sw.lock == 0;
-        if won {
+        if w.sw.lock == 0 {
+            let mut q = w.m.quiet_begin();
             w.sw.lock = i32::MIN;
-            w.m.touch_driver_only();
+            w.m.quiet_touch(&mut q);
             note_exclusive(&mut w);
+            Some(q)
+        } else {
+            None
         }
-        won
     };
-    if won {
-        Some(flags)
-    } else {
-        cx.irq_restore(flags).await;
-        None
+    match won {
+        Some(q) => Some((flags, q)),
+        None => {
+            cx.irq_restore(flags).await;
+            None
+        }
     }
 }
 
@@ -231,7 +236,8 @@ fn note_exclusive(w: &mut Smmuv3) {
 
 /// `arm_smmu_cmdq_exclusive_unlock_irqrestore()`: clear the sign bit (df180b1a4cc5) or store
 /// 0 (before), then restore interrupts.
-async fn exclusive_unlock_irqrestore(cx: &Cpu<'_>, flags: bool) {
+/// Closes the quiet section: the lock word is back to 0 unless a shared locker came in.
+async fn exclusive_unlock_irqrestore(cx: &Cpu<'_>, flags: bool, mut q: Quiet, refreshed: bool) {
     cx.at(Site::Mem).await;
     {
         let mut w = cx.w();
@@ -240,8 +246,11 @@ async fn exclusive_unlock_irqrestore(cx: &Cpu<'_>, flags: bool) {
         } else {
             0
         };
-        w.m.touch_driver_only();
+        w.m.quiet_touch(&mut q);
         let v = w.sw.lock;
+        // Only a CPU waiting in shared_lock reads the lock word in its loop.
+        let unseen = !w.hist.iter().any(|h| h.shared_wait.is_some());
+        w.m.quiet_end(q, v == 0 && !refreshed, unseen);
         w.ev(Ev::ExclUnlock(v));
     }
     cx.irq_restore(flags).await;
@@ -250,17 +259,23 @@ async fn exclusive_unlock_irqrestore(cx: &Cpu<'_>, flags: bool) {
 /// `arm_smmu_cmdq_poll_until_not_full()`: refresh the shadow cons under the exclusive lock, or
 /// wait (1 s) for someone else to make room.
 async fn poll_until_not_full(cx: &Cpu<'_>, r: Ring, llq: &mut Llq) -> i32 {
-    if let Some(flags) = exclusive_trylock_irqsave(cx).await {
+    if let Some((flags, mut q)) = exclusive_trylock_irqsave(cx).await {
         cx.at(Site::Mmio).await;
         let cons = cx.w().hw.read_cons();
         cx.at(Site::Mem).await;
-        {
+        let refreshed = {
             let mut w = cx.w();
+            // Storing the value already there is no write anyone can see: spinners parked on
+            // llq stay parked.
+            let changed = w.sw.cons != cons;
             w.sw.cons = cons;
-            w.m.touch_driver_only();
+            if changed {
+                w.m.quiet_touch(&mut q);
+            }
             w.ev(Ev::ConsRefresh(cons));
-        }
-        exclusive_unlock_irqrestore(cx, flags).await;
+            changed
+        };
+        exclusive_unlock_irqrestore(cx, flags, q, refreshed).await;
         cx.at(Site::Mem).await;
         *llq = cx.w().sw.llq();
         return 0;
