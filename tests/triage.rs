@@ -438,3 +438,35 @@ fn budget_blames_the_endless_retry_not_the_cpu_waiting_for_space() {
     let msg = &v.violation.expect("a budget report").msg;
     assert!(msg.contains("virtual-time budget"), "{msg}");
 }
+
+/// The IQE form of the fault handler's write-back (before bd5cdad0c8e0, spec D1): the engine
+/// stops on an invalid descriptor of cpu0's, the handler on cpu1 clears IQE, the engine fetches
+/// the same descriptor and raises IQE again, and cpu0's `qi_check_fault()` reads FSTS only
+/// while it is clear. The cause names the handler; from linux-3.9 the owner repairs the slot.
+#[test]
+fn the_fault_handler_clearing_iqe_behind_the_owner_is_named_and_fixed_in_3_9() {
+    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
+        &root().join("tests/data/triage/irq-clears-iqe-storm.json"),
+    )
+    .expect("loads");
+    let mut r = Runner::default();
+    for (name, want) in [
+        (
+            "linux-2.6.31",
+            Some("hard-lockup:qi_submit_sync:iqe-cleared-by-irq"),
+        ),
+        (
+            "linux-3.8",
+            Some("hard-lockup:qi_submit_sync:iqe-cleared-by-irq"),
+        ),
+        ("linux-3.9", None),
+    ] {
+        let var = variants::by_name(name).expect("variant");
+        let v = r.run(&l.scenario, var, l.source());
+        assert_eq!(
+            v.violation.map(|x| x.signature()).as_deref(),
+            want,
+            "{name}"
+        );
+    }
+}

@@ -98,8 +98,20 @@ pub fn filter_log<M: Campaign>(
     out
 }
 
-/// Every one-step reduction of `c`, most promising first.
-pub fn candidates<M: Campaign>(c: &Cand<M>) -> Vec<Cand<M>> {
+/// Every one-step reduction of `c`, most promising first. Made one at a time: a run that
+/// ended at the step budget logs up to 200,000 decisions, and the ddmin chunks of such a log
+/// would not fit in memory all at once.
+pub fn candidates<M: Campaign>(c: &Cand<M>) -> impl Iterator<Item = Cand<M>> + '_ {
+    let chunks = chunk_ranges(c.log.len())
+        .map(move |(s, e)| filter_log(c, |i, st| (i < s || i >= e).then_some(st)));
+    let mut configs = Vec::new();
+    M::smaller_configs(c, &mut configs);
+    structural(c).into_iter().chain(chunks).chain(configs)
+}
+
+/// The reductions that drop or simplify a named thing: the healing decisions, a CPU, a fault,
+/// an environment event, an operation.
+fn structural<M: Campaign>(c: &Cand<M>) -> Vec<Cand<M>> {
     let mut v = Vec::new();
     if c.log.len() > c.heal_at {
         let mut t = c.clone();
@@ -133,28 +145,17 @@ pub fn candidates<M: Campaign>(c: &Cand<M>) -> Vec<Cand<M>> {
             }
         }
     }
-    decision_chunks(c, &mut v);
-    M::smaller_configs(c, &mut v);
     v
 }
 
-/// Removes chunks of decisions, halving the chunk size down to single decisions (ddmin).
-fn decision_chunks<M: Campaign>(c: &Cand<M>, v: &mut Vec<Cand<M>>) {
-    let n = c.log.len();
-    if n == 0 {
-        return;
-    }
-    let mut k = n.div_ceil(2);
-    loop {
-        for s in (0..n).step_by(k) {
-            let e = (s + k).min(n);
-            v.push(filter_log(c, |i, st| (i < s || i >= e).then_some(st)));
-        }
-        if k == 1 {
-            break;
-        }
-        k = k.div_ceil(2);
-    }
+/// The decision ranges ddmin removes from a log of `n`: halves, then quarters, down to single
+/// decisions.
+fn chunk_ranges(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    // Chunk sizes n/2, n/4, ..., 1 (rounded up); none when the log is empty.
+    let sizes = std::iter::successors((n > 0).then(|| n.div_ceil(2)), |&k| {
+        (k > 1).then(|| k.div_ceil(2))
+    });
+    sizes.flat_map(move |k| (0..n).step_by(k).map(move |s| (s, (s + k).min(n))))
 }
 
 impl<M: Campaign> Shrinker<M> {
@@ -186,21 +187,28 @@ impl<M: Campaign> Shrinker<M> {
 
     /// Shrinks `c` (which must fail with the wanted signature) until no candidate helps.
     pub fn shrink(&mut self, mut c: Cand<M>) -> Cand<M> {
-        'outer: while self.tries < MAX_TRIES {
-            for t in candidates(&c) {
-                if let Some(n) = self.test(&t) {
-                    // Keep the recorded form only when it is smaller; the candidate itself
-                    // already reproduced, so it is the fallback.
-                    let best = if n.size() <= t.size() { n } else { t };
-                    if best.size() < c.size() {
-                        c = best;
-                        continue 'outer;
-                    }
-                }
+        while self.tries < MAX_TRIES {
+            match self.first_smaller(&c) {
+                Some(best) => c = best,
+                None => break,
             }
-            break;
         }
         c
+    }
+
+    /// The first candidate of `c` that still fails as wanted and is smaller than `c`.
+    fn first_smaller(&mut self, c: &Cand<M>) -> Option<Cand<M>> {
+        for t in candidates(c) {
+            if let Some(n) = self.test(&t) {
+                // Keep the recorded form only when it is smaller; the candidate itself
+                // already reproduced, so it is the fallback.
+                let best = if n.size() <= t.size() { n } else { t };
+                if best.size() < c.size() {
+                    return Some(best);
+                }
+            }
+        }
+        None
     }
 
     /// The raw form of `c`: encoded head plus the decision bytes taken before healing, if the
@@ -334,4 +342,53 @@ fn shrink_file<M: Campaign>(
         Err(e) => say::<M>(&format!("  no raw form: {e}\n")),
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::model::decode;
+
+    #[test]
+    fn chunk_ranges_halve_down_to_single_decisions() {
+        assert_eq!(chunk_ranges(0).count(), 0);
+        let r: Vec<_> = chunk_ranges(5).collect();
+        assert_eq!(
+            r,
+            [
+                (0, 3),
+                (3, 5),
+                (0, 2),
+                (2, 4),
+                (4, 5),
+                (0, 1),
+                (1, 2),
+                (2, 3),
+                (3, 4),
+                (4, 5)
+            ]
+        );
+    }
+
+    /// A run that ended at the step budget logs 200,000 decisions: its candidates are made one at
+    /// a time (all of its ddmin chunks at once would be 400,000 copies of the log).
+    #[test]
+    fn candidates_of_a_step_budget_log_come_one_at_a_time() {
+        let sc = decode::<VtdModel>(&[3, 1, 4, 1, 5, 9, 2, 6]);
+        let n = 200_000;
+        let c = Cand::<VtdModel> {
+            sc,
+            log: vec![Step::Cpu(0); n],
+            heal_at: 10,
+        };
+        let mut it = candidates(&c);
+        let first = it.next().expect("the healing decisions go first");
+        assert_eq!(first.log.len(), 10);
+        let halves: Vec<_> = it
+            .by_ref()
+            .filter(|t| t.log.len() == n / 2)
+            .take(2)
+            .collect();
+        assert_eq!(halves.len(), 2, "the two halves of the log");
+    }
 }

@@ -47,6 +47,9 @@ impl Vtd {
         if ats_stuck {
             return self.retry_loop().unwrap_or(ats);
         }
+        if self.iqe_storm() {
+            return "iqe-cleared-by-irq";
+        }
         let polling = c.func == "qi_submit_sync" && c.site == crate::sim::clock::Site::Relax;
         let lost = if polling {
             self.why_wait_lost(cpu)
@@ -111,6 +114,15 @@ impl Vtd {
             });
             (looping && self.hw.tes).then_some("ite-retry-hung")
         })
+    }
+
+    /// The IQE form of the fault handler's write-back (spec D1, before bd5cdad0c8e0): it
+    /// cleared an IQE nobody repaired and IQH still rests on the invalid descriptor, so the
+    /// engine raises IQE again and the handler clears it again; the owner's `qi_check_fault()`
+    /// sees it only if it reads FSTS in between.
+    fn iqe_storm(&self) -> bool {
+        let iqh = self.hw.iqh;
+        self.iqe_cleared_by_irq && iqh != self.hw.iqt && self.hw.ring[iqh as usize].invalid
     }
 
     /// Why a CPU waiting for free slots cannot get them: `free_tail` stuck on a slot that no

@@ -290,6 +290,7 @@ async fn iqe_repair(cx: &Cpu<'_>, first: u16, wait: u16) -> i32 {
         let d = w.hw.ring[wait as usize];
         w.hw.ring[first as usize] = d;
         w.m.touch();
+        w.iqe_cleared_by_irq = false;
         w.ev(Ev::IqeFix(first));
     }
     write_fsts(cx, fsts::IQE).await;

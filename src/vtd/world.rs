@@ -211,6 +211,10 @@ pub struct Vtd {
     pub hist: [Hist; crate::sim::MAX_CPUS],
     /// Who cleared ITE last.
     pub ite_clearer: IteClearer,
+    /// The fault handler's write-back cleared an IQE that no `qi_check_fault()` repaired
+    /// (before bd5cdad0c8e0): the engine fetches the same invalid descriptor again, and the
+    /// handler clears that IQE too, behind the pollers.
+    pub iqe_cleared_by_irq: bool,
     /// Per device, ATS completion timeouts that ran out so far in the run (real timer fires,
     /// not injected ITEs): a hung endpoint timing out again is a turn of the retry loop.
     pub ats_timeouts: [u16; hw::MAX_DEVS],
@@ -280,6 +284,7 @@ impl Vtd {
             prints: 0,
             hist: [Hist::default(); crate::sim::MAX_CPUS],
             ite_clearer: IteClearer::None,
+            iqe_cleared_by_irq: false,
             ats_timeouts: [0; hw::MAX_DEVS],
             checked_version: u64::MAX,
         };
@@ -321,6 +326,7 @@ impl Vtd {
         self.prints = 0;
         self.hist = [Hist::default(); crate::sim::MAX_CPUS];
         self.ite_clearer = IteClearer::None;
+        self.iqe_cleared_by_irq = false;
         self.ats_timeouts = [0; hw::MAX_DEVS];
         self.checked_version = u64::MAX;
     }
@@ -598,6 +604,7 @@ impl Vtd {
         if bits & hw::fsts::ITE != 0 {
             self.ite_clearer = IteClearer::Irq;
         }
+        self.iqe_cleared_by_irq |= bits & hw::fsts::IQE != 0;
         self.hw.write_fsts(bits);
         self.hw.irq_pending = false;
         self.ev_as(Actor::Irq(cpu), Ev::IrqClears(bits));
