@@ -470,3 +470,30 @@ fn the_fault_handler_clearing_iqe_behind_the_owner_is_named_and_fixed_in_3_9() {
         );
     }
 }
+
+/// Suspend takes the other CPUs offline only once their operations have returned (a CPU
+/// inside `qi_submit_sync()` runs with interrupts off and `q_lock` held, so the stopper cannot
+/// run there). Stopping them mid-submission instead left stale `desc_status[]` entries that
+/// `dmar_reenable_qi()` keeps, and the next reclaim counted them: free_cnt past the ring on
+/// 2.6.31 to 6.11.
+#[test]
+fn suspend_waits_for_submissions_in_flight_and_one_suspend_runs_at_a_time() {
+    let mut r = Runner::default();
+    for file in ["suspend-waits-for-submissions.json", "two-suspends.json"] {
+        let l = input::load::<iommufuzz::vtd::model::VtdModel>(
+            &root().join("tests/data/triage").join(file),
+        )
+        .expect("loads");
+        for name in [
+            "linux-2.6.31",
+            "linux-3.9",
+            "linux-5.8",
+            "linux-6.11",
+            "linux-7.0",
+        ] {
+            let var = variants::by_name(name).expect("variant");
+            let v = r.run(&l.scenario, var, l.source());
+            assert!(v.violation.is_none(), "{file} on {name}: {:?}", v.violation);
+        }
+    }
+}

@@ -32,18 +32,24 @@ fn blame(c: &CpuState, now: Time, why: Why) -> u8 {
 }
 
 /// The CPU to report: the most stuck one, and among equals one that is not merely a victim of
-/// another (a CPU waiting for queue space the stuck one holds).
-fn culprit(m: &Machine, why: Why, victim: &dyn Fn(u8) -> bool) -> usize {
+/// another (a CPU waiting for queue space the stuck one holds), and a victim before a CPU that
+/// waits for victims. `victim` gives how many such waits a CPU is from its own trouble (0, 1
+/// or 2).
+fn culprit(m: &Machine, why: Why, victim: &dyn Fn(u8) -> u8) -> usize {
     let score = |i: usize| {
         let b = u16::from(blame(&m.cpus[i], m.now, why));
-        let own = u16::from(!victim(i as u8));
-        // When the healing budget ran out, steps were still being taken: the CPUs taking them
-        // (retrying a submission, say) spent it, and one parked until they leave it queue space
-        // only waited. Any unfinished CPU that is not a victim comes first.
-        if why == Why::Budget && b > 0 {
+        let level = victim(i as u8);
+        debug_assert!(level <= 2, "victim levels are 0, 1 and 2");
+        let own = 2 - u16::from(level.min(2));
+        // When the healing budget or the step budget ran out, steps were still being taken:
+        // the CPUs taking them (retrying a submission, say) spent it, and one parked until
+        // they leave it queue space only waited. Any unfinished CPU that is not a victim comes
+        // first.
+        if why != Why::Stuck && b > 0 {
             own << 3 | b
         } else {
-            2 * b + own
+            // 3 * b: a victim level never outweighs a difference in blame.
+            3 * b + own
         }
     };
     let mut best = 0;
@@ -59,7 +65,7 @@ fn lockup(
     m: &Machine,
     why: Why,
     what: &str,
-    cause: &dyn Fn(u8) -> (&'static str, bool),
+    cause: &dyn Fn(u8) -> (&'static str, u8),
 ) -> Violation {
     let i = culprit(m, why, &|c| cause(c).1);
     let c = &m.cpus[i];
@@ -127,19 +133,19 @@ fn lockup(
 
 /// No step is enabled and no timer is pending, yet some CPU has not returned.
 /// `cause(cpu)` gives the signature cause and whether the CPU only waits on another.
-pub fn stuck(m: &Machine, cause: impl Fn(u8) -> (&'static str, bool)) -> Violation {
+pub fn stuck(m: &Machine, cause: impl Fn(u8) -> (&'static str, u8)) -> Violation {
     lockup(m, Why::Stuck, "no progress possible", &cause)
 }
 
 /// The healing phase went its virtual-time budget without a submission returning while some
 /// CPU has not returned.
-pub fn budget(m: &Machine, why: &str, cause: impl Fn(u8) -> (&'static str, bool)) -> Violation {
+pub fn budget(m: &Machine, why: &str, cause: impl Fn(u8) -> (&'static str, u8)) -> Violation {
     lockup(m, Why::Budget, why, &cause)
 }
 
 /// The run's step budget is spent while some CPU has not returned: a livelock of CPUs that
 /// keep waking each other without virtual time passing.
-pub fn steps(m: &Machine, cause: impl Fn(u8) -> (&'static str, bool)) -> Violation {
+pub fn steps(m: &Machine, cause: impl Fn(u8) -> (&'static str, u8)) -> Violation {
     lockup(m, Why::Steps, "step budget exhausted", &cause)
 }
 
@@ -158,7 +164,7 @@ mod tests {
         m.cpus[1].hang_reason = "walk";
         m.locks[0] = 1;
         m.cpus[2].run = Run::Done;
-        let v = stuck(&m, |_| ("odd-walk", false));
+        let v = stuck(&m, |_| ("odd-walk", 0));
         assert_eq!(v.class, Class::HardLockup);
         assert_eq!(v.cpu, Some(1));
         assert!(v.msg.contains("holding lock 0"), "{}", v.msg);
@@ -176,16 +182,18 @@ mod tests {
         m.cpus[1].func = "qi_submit_sync";
         let v = budget(&m, "budget spent", |c| {
             if c == 1 {
-                ("queue-full", true)
+                ("queue-full", 1)
             } else {
-                ("ite-retry-hung", false)
+                ("ite-retry-hung", 0)
             }
         });
         assert_eq!(v.cpu, Some(0));
         assert_eq!(v.signature(), "soft-lockup:qi_submit_sync:ite-retry-hung");
         // With nothing left to step, a parked victim still ranks after the parked holder.
         m.cpus[0].site = Site::Relax;
-        let v = stuck(&m, |c| (if c == 1 { "queue-full" } else { "x" }, c == 1));
+        let v = stuck(&m, |c| {
+            (if c == 1 { "queue-full" } else { "x" }, u8::from(c == 1))
+        });
         assert_eq!(v.cpu, Some(0));
     }
 
@@ -202,25 +210,23 @@ mod tests {
         m.cpus[1].func = "arm_smmu_cmdq_issue_cmdlist";
         m.cpus[2].site = Site::Relax;
         m.cpus[2].func = "arm_smmu_cmdq_issue_cmdlist";
-        let v = steps(&m, |_| ("spin", false));
+        let v = steps(&m, |_| ("spin", 0));
         assert_eq!(v.cpu, Some(2), "{}", v.msg);
         m.cpus[2].site = Site::Mem;
-        assert_eq!(steps(&m, |_| ("spin", false)).cpu, Some(1));
+        assert_eq!(steps(&m, |_| ("spin", 0)).cpu, Some(1));
         // Out of virtual time instead, the CPU whose timeout keeps recurring is the one.
         m.cpus[1].func = "reboot";
-        let v = budget(&m, "budget spent", |_| ("spin", false));
+        let v = budget(&m, "budget spent", |_| ("spin", 0));
         assert_eq!(v.cpu, Some(0));
         // The budget ran out with steps still possible: the report must not claim otherwise.
         assert!(v.msg.contains("still waiting in reboot"), "{}", v.msg);
-        assert!(stuck(&m, |_| ("spin", false))
-            .msg
-            .contains("nothing it polls"));
+        assert!(stuck(&m, |_| ("spin", 0)).msg.contains("nothing it polls"));
     }
 
     #[test]
     fn irqs_on_spinner_is_a_soft_lockup() {
         let mut m = Machine::new(1);
         m.cpus[0].site = Site::Relax;
-        assert_eq!(stuck(&m, |_| ("", false)).class, Class::SoftLockup);
+        assert_eq!(stuck(&m, |_| ("", 0)).class, Class::SoftLockup);
     }
 }

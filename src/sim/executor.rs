@@ -40,9 +40,11 @@ pub trait World: HasMachine {
     fn check(&mut self) -> Option<Violation>;
     /// Why `cpu` waits (a signature field: `ats-timeout`, `odd-walk`, ...).
     fn cause(&self, cpu: u8) -> &'static str;
-    /// True when `cpu` only waits for something another CPU holds (reported after the holder).
-    fn victim(&self, _cpu: u8) -> bool {
-        false
+    /// How far `cpu` is from trouble of its own: 0 for none of the below, 1 when it only waits
+    /// for something another CPU holds (reported after the holder), 2 when it waits for CPUs
+    /// that may be such victims themselves (reported after them).
+    fn victim(&self, _cpu: u8) -> u8 {
+        0
     }
 }
 

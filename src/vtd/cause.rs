@@ -13,6 +13,15 @@ impl Vtd {
         if c.run == Run::Hung {
             return c.hang_reason_code();
         }
+        if self.hist[cpu as usize].offline_wait {
+            // Suspend waits for what keeps the first CPU still online inside its operation.
+            let busy = (0..self.m.ncpus).find(|&o| {
+                o != cpu && matches!(self.m.cpus[o as usize].run, Run::Running | Run::Hung)
+            });
+            if let Some(o) = busy.filter(|&o| !self.hist[o as usize].offline_wait) {
+                return self.why(o);
+            }
+        }
         let ats_stuck = self.hw.inflight().iter().any(|f| {
             matches!(f.phase, Phase::Sent { .. })
                 && (self.hw.devs[f.desc.dev as usize].state != DevState::Ok || !self.hw.tes)

@@ -9,7 +9,7 @@ use super::ops::{Inv, Op, Program};
 use super::variants::{Api, CallerCheck, Counts, IteWalk, Reclaim};
 use super::world::{st, Ev, Vtd, Q_LOCK, REGISTER_LOCK};
 use crate::sim::clock::{Site, Time, SEC};
-use crate::sim::cpu::Cx;
+use crate::sim::cpu::{Cx, Run};
 use crate::sim::trace::Actor;
 
 /// `-EINVAL`.
@@ -628,11 +628,7 @@ pub async fn run_op(cx: &Cpu<'_>, op: &Op) {
         Op::Teardown(d) => teardown(cx, *d).await,
         Op::Shutdown => shutdown(cx).await,
         Op::DisableQi => kexec_init_qi(cx).await,
-        Op::ReenableQi => {
-            stop_other_cpus(cx);
-            dmar_disable_qi(cx).await;
-            dmar_enable_qi(cx).await;
-        }
+        Op::ReenableQi => suspend_resume(cx).await,
     }
     cx.op_end();
 }
@@ -645,6 +641,79 @@ pub async fn cpu_main(cx: Cpu<'_>, prog: &Program) {
             // The machine resets: nothing after it runs.
             break;
         }
+        if cx.w().offline & (1 << cx.id) != 0 {
+            // Taken offline for suspend: the CPU runs nothing more in this run.
+            cx.w().ev(Ev::Offline);
+            break;
+        }
     }
     cx.func("");
+    let mut w = cx.w();
+    if w.offline != 0 {
+        // Wakes the CPU waiting in freeze_secondary_cpus().
+        w.m.touch();
+    }
+}
+
+/// `enter_state()` (kernel/power/suspend.c) as far as QI is concerned: take
+/// `system_transition_mutex` by trylock (a second suspend at the same time gets -EBUSY and does
+/// nothing), take the other CPUs offline, and on resume `dmar_reenable_qi()`: disable QI, then
+/// restart it from slot 0 with fresh indices but the old `desc_status[]`.
+async fn suspend_resume(cx: &Cpu<'_>) {
+    cx.func("enter_state");
+    cx.at(Site::Mem).await;
+    {
+        let mut w = cx.w();
+        if w.suspending {
+            w.ev(Ev::SuspendBusy);
+            return;
+        }
+        w.suspending = true;
+        w.m.touch_driver_only();
+    }
+    freeze_secondary_cpus(cx).await;
+    dmar_disable_qi(cx).await;
+    dmar_enable_qi(cx).await;
+    cx.at(Site::Mem).await;
+    let mut w = cx.w();
+    w.suspending = false;
+    w.m.touch_driver_only();
+}
+
+/// Most rounds the suspending CPU waits for the others to go offline (each round is one
+/// change of shared state: a CPU that never returns from its operation keeps it waiting, and
+/// the run ends as that CPU's lockup first).
+const OFFLINE_ROUNDS: u32 = 1 << 22;
+
+/// `freeze_secondary_cpus()` on the way to suspend: every other CPU goes offline, which a CPU
+/// inside `qi_submit_sync()` (interrupts off, `q_lock` held) does only once its operation has
+/// returned (the stopper thread cannot run before). The suspending CPU sleeps meanwhile: it is
+/// not a soft lockup, and it is reported after the CPU it waits for.
+async fn freeze_secondary_cpus(cx: &Cpu<'_>) {
+    cx.func("freeze_secondary_cpus");
+    cx.op_end();
+    {
+        let mut w = cx.w();
+        let me = cx.id;
+        let n = w.m.ncpus;
+        w.offline = ((1u16 << n) - 1) as u8 & !(1 << me);
+        w.hist[me as usize].offline_wait = true;
+        w.ev(Ev::OfflineAsk);
+    }
+    for _ in 0..OFFLINE_ROUNDS {
+        cx.at(Site::Mem).await;
+        let all = {
+            let w = cx.w();
+            (0..w.m.ncpus as usize)
+                .filter(|&c| c != cx.id as usize)
+                .all(|c| matches!(w.m.cpus[c].run, Run::Done | Run::Stopped))
+        };
+        if all {
+            cx.w().hist[cx.id as usize].offline_wait = false;
+            cx.op_begin();
+            return;
+        }
+        cx.cpu_relax().await;
+    }
+    cx.hang("the other CPUs never go offline").await;
 }

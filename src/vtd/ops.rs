@@ -40,8 +40,10 @@ pub enum Op {
     /// kernel's `intel_iommu_init_qi()` runs `dmar_disable_qi()` (waits up to 10 s for IQT ==
     /// IQH) and `__dmar_enable_qi()` with a fresh `q_inval`; the hardware keeps its FSTS.
     DisableQi,
-    /// Suspend and resume: the other CPUs go offline, then `dmar_reenable_qi()` disables QI and
-    /// restarts it from slot 0 with fresh indices but the old `desc_status[]`.
+    /// Suspend and resume (`enter_state()`): the other CPUs go offline, each once its current
+    /// operation has returned, then `dmar_reenable_qi()` disables QI and restarts it from slot
+    /// 0 with fresh indices but the old `desc_status[]`. A second suspend at the same time gets
+    /// -EBUSY.
     ReenableQi,
 }
 

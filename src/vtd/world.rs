@@ -120,8 +120,14 @@ pub enum Ev {
     QiOff(bool),
     /// QI enabled again from slot 0 (`__dmar_enable_qi`).
     QiOn,
-    /// The other CPUs were stopped (kexec, suspend); bit mask.
+    /// The other CPUs were stopped wherever they were (kexec, shutdown); bit mask.
     StopOthers(u8),
+    /// `freeze_secondary_cpus()`: the other CPUs are asked to go offline.
+    OfflineAsk,
+    /// This CPU went offline (its operation returned).
+    Offline,
+    /// `enter_state()`: another suspend holds `system_transition_mutex`; -EBUSY.
+    SuspendBusy,
     /// Waiting for free slots.
     QueueFull,
     /// Hardware fetched slot.
@@ -211,6 +217,10 @@ pub struct Vtd {
     pub hist: [Hist; crate::sim::MAX_CPUS],
     /// Who cleared ITE last.
     pub ite_clearer: IteClearer,
+    /// CPUs (bit per CPU) asked to go offline once their current operation returns.
+    pub offline: u8,
+    /// `system_transition_mutex` is held: a suspend is under way.
+    pub suspending: bool,
     /// The fault handler's write-back cleared an IQE that no `qi_check_fault()` repaired
     /// (before bd5cdad0c8e0): the engine fetches the same invalid descriptor again, and the
     /// handler clears that IQE too, behind the pollers.
@@ -236,6 +246,8 @@ pub struct Hist {
     pub ite_dev: Option<u8>,
     /// Waiting for free slots (`free_cnt < count + 2`).
     pub queue_full: bool,
+    /// Waiting for the other CPUs to go offline (suspend): only for what they are doing.
+    pub offline_wait: bool,
 }
 
 impl HasMachine for Vtd {
@@ -284,6 +296,8 @@ impl Vtd {
             prints: 0,
             hist: [Hist::default(); crate::sim::MAX_CPUS],
             ite_clearer: IteClearer::None,
+            offline: 0,
+            suspending: false,
             iqe_cleared_by_irq: false,
             ats_timeouts: [0; hw::MAX_DEVS],
             checked_version: u64::MAX,
@@ -326,6 +340,8 @@ impl Vtd {
         self.prints = 0;
         self.hist = [Hist::default(); crate::sim::MAX_CPUS];
         self.ite_clearer = IteClearer::None;
+        self.offline = 0;
+        self.suspending = false;
         self.iqe_cleared_by_irq = false;
         self.ats_timeouts = [0; hw::MAX_DEVS];
         self.checked_version = u64::MAX;
@@ -842,7 +858,12 @@ impl World for Vtd {
         self.why(cpu)
     }
 
-    fn victim(&self, cpu: u8) -> bool {
-        self.hist[cpu as usize].queue_full
+    fn victim(&self, cpu: u8) -> u8 {
+        let h = self.hist[cpu as usize];
+        if h.offline_wait {
+            2
+        } else {
+            u8::from(h.queue_full)
+        }
     }
 }
