@@ -497,3 +497,26 @@ fn suspend_waits_for_submissions_in_flight_and_one_suspend_runs_at_a_time() {
         }
     }
 }
+
+/// The late second status write of an IQE-repaired wait before 3cf74230c139: it lands on a slot
+/// reclaim has passed, and the walk, unbounded at `free_head`, counts that slot again once
+/// `free_tail` reaches it (free_cnt past the ring). From v6.12 the same write is the queue leak.
+#[test]
+fn a_late_status_write_is_counted_twice_before_6_12_and_leaks_from_it() {
+    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
+        &root().join("tests/data/triage/iqe-late-status-overcount.json"),
+    )
+    .expect("loads");
+    let mut r = Runner::default();
+    for (name, want) in [
+        ("linux-5.8", "queue-integrity:invariant:free_cnt"),
+        ("linux-6.11", "queue-integrity:invariant:free_cnt"),
+        ("linux-6.12", "hard-lockup:qi_submit_sync:queue-leak"),
+        ("linux-7.0", "hard-lockup:qi_submit_sync:queue-leak"),
+    ] {
+        let var = variants::by_name(name).expect("variant");
+        let v = r.run(&l.scenario, var, l.source());
+        let got = v.violation.map(|x| x.signature()).unwrap_or_default();
+        assert_eq!(got, want, "{name}");
+    }
+}
