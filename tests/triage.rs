@@ -439,63 +439,56 @@ fn budget_blames_the_endless_retry_not_the_cpu_waiting_for_space() {
     assert!(msg.contains("virtual-time budget"), "{msg}");
 }
 
+/// Replays a VT-d reproducer of tests/data/triage on each variant of `want` (no suppressions)
+/// and checks the signature it stops on ("" for a pass).
+fn signatures_per_variant(file: &str, want: &[(&str, &str)]) {
+    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
+        &root().join("tests/data/triage").join(file),
+    )
+    .expect("loads");
+    let mut r = Runner::default();
+    for (name, sig) in want {
+        let var = variants::by_name(name).expect("variant");
+        let v = r.run(&l.scenario, var, l.source());
+        let got = v.violation.map(|x| x.signature()).unwrap_or_default();
+        assert_eq!(&got, sig, "{file} on {name}");
+    }
+}
+
 /// The IQE form of the fault handler's write-back (before bd5cdad0c8e0, spec D1): the engine
 /// stops on an invalid descriptor of cpu0's, the handler on cpu1 clears IQE, the engine fetches
 /// the same descriptor and raises IQE again, and cpu0's `qi_check_fault()` reads FSTS only
 /// while it is clear. The cause names the handler; from linux-3.9 the owner repairs the slot.
 #[test]
 fn the_fault_handler_clearing_iqe_behind_the_owner_is_named_and_fixed_in_3_9() {
-    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
-        &root().join("tests/data/triage/irq-clears-iqe-storm.json"),
-    )
-    .expect("loads");
-    let mut r = Runner::default();
-    for (name, want) in [
-        (
-            "linux-2.6.31",
-            Some("hard-lockup:qi_submit_sync:iqe-cleared-by-irq"),
-        ),
-        (
-            "linux-3.8",
-            Some("hard-lockup:qi_submit_sync:iqe-cleared-by-irq"),
-        ),
-        ("linux-3.9", None),
-    ] {
-        let var = variants::by_name(name).expect("variant");
-        let v = r.run(&l.scenario, var, l.source());
-        assert_eq!(
-            v.violation.map(|x| x.signature()).as_deref(),
-            want,
-            "{name}"
-        );
-    }
+    let storm = "hard-lockup:qi_submit_sync:iqe-cleared-by-irq";
+    signatures_per_variant(
+        "irq-clears-iqe-storm.json",
+        &[
+            ("linux-2.6.31", storm),
+            ("linux-3.8", storm),
+            ("linux-3.9", ""),
+        ],
+    );
 }
 
 /// Suspend takes the other CPUs offline only once their operations have returned (a CPU
 /// inside `qi_submit_sync()` runs with interrupts off and `q_lock` held, so the stopper cannot
 /// run there). Stopping them mid-submission instead left stale `desc_status[]` entries that
 /// `dmar_reenable_qi()` keeps, and the next reclaim counted them: free_cnt past the ring on
-/// 2.6.31 to 6.11.
+/// 2.6.31 to 6.11. Two suspends at once: the second gets -EBUSY instead of waiting for the
+/// first to go offline while the first waits for it.
 #[test]
 fn suspend_waits_for_submissions_in_flight_and_one_suspend_runs_at_a_time() {
-    let mut r = Runner::default();
-    for file in ["suspend-waits-for-submissions.json", "two-suspends.json"] {
-        let l = input::load::<iommufuzz::vtd::model::VtdModel>(
-            &root().join("tests/data/triage").join(file),
-        )
-        .expect("loads");
-        for name in [
-            "linux-2.6.31",
-            "linux-3.9",
-            "linux-5.8",
-            "linux-6.11",
-            "linux-7.0",
-        ] {
-            let var = variants::by_name(name).expect("variant");
-            let v = r.run(&l.scenario, var, l.source());
-            assert!(v.violation.is_none(), "{file} on {name}: {:?}", v.violation);
-        }
-    }
+    let all_pass = [
+        ("linux-2.6.31", ""),
+        ("linux-3.9", ""),
+        ("linux-5.8", ""),
+        ("linux-6.11", ""),
+        ("linux-7.0", ""),
+    ];
+    signatures_per_variant("suspend-waits-for-submissions.json", &all_pass);
+    signatures_per_variant("two-suspends.json", &all_pass);
 }
 
 /// The late second status write of an IQE-repaired wait before 3cf74230c139: it lands on a slot
@@ -503,20 +496,15 @@ fn suspend_waits_for_submissions_in_flight_and_one_suspend_runs_at_a_time() {
 /// `free_tail` reaches it (free_cnt past the ring). From v6.12 the same write is the queue leak.
 #[test]
 fn a_late_status_write_is_counted_twice_before_6_12_and_leaks_from_it() {
-    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
-        &root().join("tests/data/triage/iqe-late-status-overcount.json"),
-    )
-    .expect("loads");
-    let mut r = Runner::default();
-    for (name, want) in [
-        ("linux-5.8", "queue-integrity:invariant:free_cnt"),
-        ("linux-6.11", "queue-integrity:invariant:free_cnt"),
-        ("linux-6.12", "hard-lockup:qi_submit_sync:queue-leak"),
-        ("linux-7.0", "hard-lockup:qi_submit_sync:queue-leak"),
-    ] {
-        let var = variants::by_name(name).expect("variant");
-        let v = r.run(&l.scenario, var, l.source());
-        let got = v.violation.map(|x| x.signature()).unwrap_or_default();
-        assert_eq!(got, want, "{name}");
-    }
+    let count = "queue-integrity:invariant:free_cnt";
+    let leak = "hard-lockup:qi_submit_sync:queue-leak";
+    signatures_per_variant(
+        "iqe-late-status-overcount.json",
+        &[
+            ("linux-5.8", count),
+            ("linux-6.11", count),
+            ("linux-6.12", leak),
+            ("linux-7.0", leak),
+        ],
+    );
 }
