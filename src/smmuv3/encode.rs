@@ -10,7 +10,7 @@
 //! consumption changes.
 
 use super::ops::{Client, EnvEvent, Fault, Op};
-use super::scenario::Scenario;
+use super::scenario::{Scenario, EXIT_BUFS_MAX, EXIT_DELAYS, SHUTDOWN_UNMAPS_MAX};
 use crate::sim::MAX_CPUS;
 
 /// `qshift` choices of the decoder, in its order.
@@ -20,7 +20,7 @@ const ATC_TIMEOUTS: [u32; 3] = [500, 50, 2000];
 /// `grace_ms` choices.
 const GRACES: [u32; 2] = [1000, 100];
 /// `Exit::delay_ms` choices.
-const DELAYS: [u32; 3] = [0, 500, 2000];
+const DELAYS: [u32; 4] = EXIT_DELAYS;
 /// Most clients a raw input can list.
 const RAW_CLIENTS: usize = 3;
 
@@ -145,8 +145,10 @@ pub fn raw_expressible(sc: &Scenario) -> Result<(), String> {
             c.clients.len()
         ));
     }
-    if c.clients.iter().any(|x| x.shutdown_unmaps > 2) {
-        return Err("a client's shutdown_unmaps above 2 (raw inputs know 0..=2)".into());
+    if c.clients.iter().any(|x| x.shutdown_unmaps > SHUTDOWN_UNMAPS_MAX) {
+        return Err(format!(
+            "a client's shutdown_unmaps above {SHUTDOWN_UNMAPS_MAX} (raw inputs know 0..={SHUTDOWN_UNMAPS_MAX})"
+        ));
     }
     if !ATC_TIMEOUTS.contains(&c.atc_timeout_ms) || !GRACES.contains(&c.grace_ms) {
         return Err(format!(
@@ -176,7 +178,11 @@ pub fn raw_expressible(sc: &Scenario) -> Result<(), String> {
                 bufs,
                 pages,
                 ..
-            } => DELAYS.contains(&delay_ms) && (1..=6).contains(&bufs) && (1..=4).contains(&pages),
+            } => {
+                DELAYS.contains(&delay_ms)
+                    && (1..=EXIT_BUFS_MAX).contains(&bufs)
+                    && (1..=4).contains(&pages)
+            }
         };
         if !ok {
             return Err(format!("operation {o:?} is outside the raw ranges"));

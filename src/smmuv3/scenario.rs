@@ -29,11 +29,21 @@ pub type Runner = crate::sim::runner::Runner<Smmuv3Model>;
 pub type Source<'a> = crate::sim::outcome::Source<'a, super::world::Act>;
 pub use crate::sim::outcome::Verdict;
 
+/// `Exit::delay_ms` choices of raw inputs. 1000 ms, the reboot's grace period, came last: an
+/// index below 3 still decodes to what it did, so encoded files keep their meaning.
+pub const EXIT_DELAYS: [u32; 4] = [0, 500, 2000, 1000];
+/// Most buffers an exiting process of a raw input unmaps: 12, two CMD_SYNC timeouts each, run
+/// past the 20 s soft-lockup threshold (crashes/smmuv3-shutdown-exit-softlockup).
+pub const EXIT_BUFS_MAX: u8 = 12;
+/// Most unmaps a client's `.shutdown` of a raw input does (crashes/smmuv3-shutdown-client-order
+/// needs 6).
+pub const SHUTDOWN_UNMAPS_MAX: u8 = 6;
+
 fn client(u: &mut Unstructured) -> AResult<Client> {
     Ok(Client {
         ats: u.arbitrary()?,
         sva: u.arbitrary()?,
-        shutdown_unmaps: u.int_in_range(0..=2)?,
+        shutdown_unmaps: u.int_in_range(0..=SHUTDOWN_UNMAPS_MAX)?,
         early: u.int_in_range(0..=3u8)? == 0,
     })
 }
@@ -59,8 +69,8 @@ fn op(u: &mut Unstructured, ndevs: u8, reboot: &mut bool) -> AResult<Op> {
             Op::Reboot
         }
         _ => Op::Exit {
-            delay_ms: *u.choose(&[0u32, 500, 2000])?,
-            bufs: u.int_in_range(1..=6)?,
+            delay_ms: *u.choose(&EXIT_DELAYS)?,
+            bufs: u.int_in_range(1..=EXIT_BUFS_MAX)?,
             pages: u.int_in_range(1..=4)?,
             dev,
         },
