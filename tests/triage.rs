@@ -508,3 +508,22 @@ fn a_late_status_write_is_counted_twice_before_6_12_and_leaks_from_it() {
         ],
     );
 }
+
+/// After the resume the other CPUs come back online and go on with their programs: cpu1's
+/// second flush runs against the re-enabled queue, concurrently with cpu0's.
+#[test]
+fn cpus_taken_offline_for_suspend_run_on_after_the_resume() {
+    signatures_per_variant("suspend-then-resume-submits.json", &[("linux-7.0", "")]);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
+        .args(["replay", "--full"])
+        .arg(root().join("tests/data/triage/suspend-then-resume-submits.json"))
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let at = |what: &str| text.find(what).unwrap_or_else(|| panic!("{what}:\n{text}"));
+    let thaw = at("thaw_secondary_cpus");
+    assert!(at("| offline ") < thaw, "offline before the thaw");
+    assert!(thaw < at("online again"), "online after the thaw");
+    let calls = text.matches("qi_submit_sync(count=1)").count();
+    assert_eq!(calls, 3, "cpu1's two flushes and cpu0's one:\n{text}");
+}

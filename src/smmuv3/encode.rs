@@ -145,7 +145,10 @@ pub fn raw_expressible(sc: &Scenario) -> Result<(), String> {
             c.clients.len()
         ));
     }
-    if c.clients.iter().any(|x| x.shutdown_unmaps > SHUTDOWN_UNMAPS_MAX) {
+    if c.clients
+        .iter()
+        .any(|x| x.shutdown_unmaps > SHUTDOWN_UNMAPS_MAX)
+    {
         return Err(format!(
             "a client's shutdown_unmaps above {SHUTDOWN_UNMAPS_MAX} (raw inputs know 0..={SHUTDOWN_UNMAPS_MAX})"
         ));

@@ -531,6 +531,10 @@ async fn shutdown(cx: &Cpu<'_>) {
 fn stop_other_cpus(cx: &Cpu<'_>) {
     let mask = cx.stop_others();
     let mut w = cx.w();
+    // A suspend under way ends with its CPU: nothing is taken offline or brought back any more.
+    w.offline = 0;
+    w.offline_done = 0;
+    w.suspending = false;
     w.ghost_stopped(mask);
     w.ev(Ev::StopOthers(mask));
 }
@@ -642,9 +646,7 @@ pub async fn cpu_main(cx: Cpu<'_>, prog: &Program) {
             break;
         }
         if cx.w().offline & (1 << cx.id) != 0 {
-            // Taken offline for suspend: the CPU runs nothing more in this run.
-            cx.w().ev(Ev::Offline);
-            break;
+            offline_until_resume(&cx).await;
         }
     }
     cx.func("");
@@ -653,6 +655,33 @@ pub async fn cpu_main(cx: Cpu<'_>, prog: &Program) {
         // Wakes the CPU waiting in freeze_secondary_cpus().
         w.m.touch();
     }
+}
+
+/// Taken offline for suspend between two operations (`takedown_cpu()`; the dead CPU idles in
+/// `play_dead()`): it runs nothing until the suspending CPU has resumed and brought it back
+/// (`thaw_secondary_cpus()`), then goes on with its next operation.
+async fn offline_until_resume(cx: &Cpu<'_>) {
+    cx.func("play_dead");
+    let thaws = {
+        let mut w = cx.w();
+        w.offline_done |= 1 << cx.id;
+        w.hist[cx.id as usize].offline_wait = true;
+        w.m.touch();
+        w.ev(Ev::Offline);
+        w.thaws
+    };
+    for _ in 0..OFFLINE_ROUNDS {
+        cx.at(Site::Mem).await;
+        // The thaw, not the request bit: a next suspend may ask again before this CPU ran.
+        if cx.w().thaws != thaws {
+            let mut w = cx.w();
+            w.hist[cx.id as usize].offline_wait = false;
+            w.ev(Ev::Online);
+            return;
+        }
+        cx.cpu_relax().await;
+    }
+    cx.hang("never brought back online").await;
 }
 
 /// `enter_state()` (kernel/power/suspend.c) as far as QI is concerned: take
@@ -674,10 +703,15 @@ async fn suspend_resume(cx: &Cpu<'_>) {
     freeze_secondary_cpus(cx).await;
     dmar_disable_qi(cx).await;
     dmar_enable_qi(cx).await;
+    // `thaw_secondary_cpus()`, then the mutex is released.
     cx.at(Site::Mem).await;
     let mut w = cx.w();
+    w.offline = 0;
+    w.offline_done = 0;
+    w.thaws = w.thaws.wrapping_add(1);
     w.suspending = false;
-    w.m.touch_driver_only();
+    w.m.touch();
+    w.ev(Ev::Thaw);
 }
 
 /// Most rounds the suspending CPU waits for the others to go offline (each round is one
@@ -688,7 +722,8 @@ const OFFLINE_ROUNDS: u32 = 1 << 22;
 /// `freeze_secondary_cpus()` on the way to suspend: every other CPU goes offline, which a CPU
 /// inside `qi_submit_sync()` (interrupts off, `q_lock` held) does only once its operation has
 /// returned (the stopper thread cannot run before). The suspending CPU sleeps meanwhile: it is
-/// not a soft lockup, and it is reported after the CPU it waits for.
+/// not a soft lockup, and it is reported after the CPU it waits for. A CPU whose program has
+/// ended counts as offline.
 async fn freeze_secondary_cpus(cx: &Cpu<'_>) {
     cx.func("freeze_secondary_cpus");
     cx.op_end();
@@ -706,7 +741,10 @@ async fn freeze_secondary_cpus(cx: &Cpu<'_>) {
             let w = cx.w();
             (0..w.m.ncpus as usize)
                 .filter(|&c| c != cx.id as usize)
-                .all(|c| matches!(w.m.cpus[c].run, Run::Done | Run::Stopped))
+                .all(|c| {
+                    w.offline_done & (1 << c) != 0
+                        || matches!(w.m.cpus[c].run, Run::Done | Run::Stopped)
+                })
         };
         if all {
             cx.w().hist[cx.id as usize].offline_wait = false;

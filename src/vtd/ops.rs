@@ -42,8 +42,8 @@ pub enum Op {
     DisableQi,
     /// Suspend and resume (`enter_state()`): the other CPUs go offline, each once its current
     /// operation has returned, then `dmar_reenable_qi()` disables QI and restarts it from slot
-    /// 0 with fresh indices but the old `desc_status[]`. A second suspend at the same time gets
-    /// -EBUSY.
+    /// 0 with fresh indices but the old `desc_status[]`, and the other CPUs come back and go on
+    /// with their programs. A second suspend at the same time gets -EBUSY.
     ReenableQi,
 }
 

@@ -87,6 +87,8 @@ fn text(ev: &Ev) -> Option<String> {
         Ev::StopOthers(m) => format!("other CPUs stopped (mask {m:#x})"),
         Ev::OfflineAsk => "freeze_secondary_cpus: others go offline".into(),
         Ev::Offline => "offline".into(),
+        Ev::Online => "online again".into(),
+        Ev::Thaw => "thaw_secondary_cpus".into(),
         Ev::SuspendBusy => "enter_state: -EBUSY (suspend under way)".into(),
         Ev::QiOn => "__dmar_enable_qi: heads := 0, QIE := 1".into(),
         Ev::QueueFull => "free_cnt too low: waits".into(),

@@ -126,6 +126,10 @@ pub enum Ev {
     OfflineAsk,
     /// This CPU went offline (its operation returned).
     Offline,
+    /// This CPU is back online after the resume.
+    Online,
+    /// `thaw_secondary_cpus()`: the resumed CPU brings the others back.
+    Thaw,
     /// `enter_state()`: another suspend holds `system_transition_mutex`; -EBUSY.
     SuspendBusy,
     /// Waiting for free slots.
@@ -219,6 +223,10 @@ pub struct Vtd {
     pub ite_clearer: IteClearer,
     /// CPUs (bit per CPU) asked to go offline once their current operation returns.
     pub offline: u8,
+    /// CPUs (bit per CPU) offline now, waiting for the resume.
+    pub offline_done: u8,
+    /// Resumes so far (`thaw_secondary_cpus()`): an offline CPU waits for the next one.
+    pub thaws: u32,
     /// `system_transition_mutex` is held: a suspend is under way.
     pub suspending: bool,
     /// The fault handler's write-back cleared an IQE that no `qi_check_fault()` repaired
@@ -246,7 +254,8 @@ pub struct Hist {
     pub ite_dev: Option<u8>,
     /// Waiting for free slots (`free_cnt < count + 2`).
     pub queue_full: bool,
-    /// Waiting for the other CPUs to go offline (suspend): only for what they are doing.
+    /// Waiting for the other CPUs to go offline (suspend), or offline until the resume: only
+    /// for what another CPU is doing.
     pub offline_wait: bool,
 }
 
@@ -297,6 +306,8 @@ impl Vtd {
             hist: [Hist::default(); crate::sim::MAX_CPUS],
             ite_clearer: IteClearer::None,
             offline: 0,
+            offline_done: 0,
+            thaws: 0,
             suspending: false,
             iqe_cleared_by_irq: false,
             ats_timeouts: [0; hw::MAX_DEVS],
@@ -341,6 +352,8 @@ impl Vtd {
         self.hist = [Hist::default(); crate::sim::MAX_CPUS];
         self.ite_clearer = IteClearer::None;
         self.offline = 0;
+        self.offline_done = 0;
+        self.thaws = 0;
         self.suspending = false;
         self.iqe_cleared_by_irq = false;
         self.ats_timeouts = [0; hw::MAX_DEVS];
