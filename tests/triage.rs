@@ -274,6 +274,14 @@ const SMMUV3_VICTIMS: &[(&str, &str, &str, &str)] = &[
         "watchdog-hard-lockup:arm_smmu_cmdq_issue_cmdlist:no-space",
         "smmuv3-stopped-queue-space-spin",
     ),
+    // An exiting process unmaps 11 buffers into a wedged SMMU: two 1 s CMD_SYNC timeouts a
+    // buffer, the soft lockup at 20 s, then the RCU stall.
+    (
+        "smmuv3-wedged-exit-rcu-stall.json",
+        "watchdog-soft-lockup:arm_smmu_cmdq_issue_cmdlist:sync-timeout\n",
+        "rcu-stall:arm_smmu_cmdq_issue_cmdlist:sync-timeout",
+        "smmuv3-shutdown-exit-softlockup",
+    ),
     // Three CPUs take turns on the exclusive cmdq lock of a wedged queue while the reboot task
     // sleeps out its grace period; then it waits for space there too.
     (
@@ -526,4 +534,20 @@ fn cpus_taken_offline_for_suspend_run_on_after_the_resume() {
     assert!(thaw < at("online again"), "online after the thaw");
     let calls = text.matches("qi_submit_sync(count=1)").count();
     assert_eq!(calls, 3, "cpu1's two flushes and cpu0's one:\n{text}");
+}
+
+/// CONS polling (no MSI): the SMMU consumed each CMD_SYNC before its submitter began to wait.
+/// The first check reads the shadow llq, which is stale; the `readl` of CONS after the wait
+/// sees the SYNC consumed at once. The model parked the CPU there for the whole 1 s poll budget
+/// instead, and 11 unmaps ran past the soft-lockup threshold (`spin`, 21 s).
+#[test]
+fn a_cmd_sync_consumed_before_its_cons_poll_began_is_seen_at_once() {
+    let v = replay_smmuv3("smmuv3-cons-poll-consumed-before-wait.json", "");
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    // The exit starts at 1 s; its 22 CMD_SYNCs take microseconds, not a second each.
+    assert!(
+        v.end_time < iommufuzz::sim::clock::SEC * 11 / 10,
+        "{} ns",
+        v.end_time
+    );
 }

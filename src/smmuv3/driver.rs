@@ -108,6 +108,23 @@ pub async fn queue_poll(cx: &Cpu<'_>, deadline: Time) -> i32 {
     0
 }
 
+/// `queue_poll()` in a loop whose next read will not see what the caller just checked: the
+/// wait ends at once (WFE finds the event of the SEV already sent, or the `cpu_relax()` and
+/// `udelay()` back-off re-reads within microseconds), so the CPU takes one step, unparked.
+async fn queue_poll_once(cx: &Cpu<'_>, deadline: Time) -> i32 {
+    if cx.now() > deadline {
+        return ETIMEDOUT;
+    }
+    {
+        let mut w = cx.w();
+        let c = &mut w.m.cpus[cx.id as usize];
+        c.park_version = None;
+        c.wake_at = 0;
+    }
+    cx.at(Site::Relax).await;
+    0
+}
+
 /// `arm_smmu_cmdq_shared_lock()`: increment; behind an exclusive holder, wait until the value
 /// turns positive (df180b1a4cc5) or, before it, until non-negative and then cmpxchg(val, val+1).
 async fn shared_lock(cx: &Cpu<'_>) {
@@ -479,7 +496,15 @@ async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, 
         if r.consumed(cons, at) {
             return (0, cons, l.prod);
         }
-        let ret = queue_poll(cx, deadline).await;
+        // The loop reads CONS after the wait. The first check read the shadow llq instead: if
+        // the SMMU moved CONS before this CPU got here, nothing will change again, and parking
+        // would sleep out the whole second that real hardware never waits.
+        let stale = cx.w().hw.read_cons() != cons;
+        let ret = if stale {
+            queue_poll_once(cx, deadline).await
+        } else {
+            queue_poll(cx, deadline).await
+        };
         if ret != 0 {
             cx.w()
                 .ghost_sync_timeout(sub, "__arm_smmu_cmdq_poll_until_consumed");
