@@ -159,6 +159,20 @@ fn early_return_frees_slots_whose_waits_are_still_in_flight() {
     );
 }
 
+/// Once the next submission wrote over slots the engine had not fetched, IQT lies behind IQH:
+/// the ITE walk over [IQT, IQH) misses the wait the ITE dropped and its owner spins with
+/// interrupts off. Found by `explore --schedule pct` at run 10.4 million; named `overwritten`,
+/// not as a walk bug of its own.
+#[test]
+fn early_return_overwrite_leaves_the_ite_walk_the_wrong_range() {
+    consequence(
+        "early-return-overwritten-walk.json",
+        "slot-reuse:qi_submit_sync:claim\nfalse-success:qi_submit_sync:not-executed\n",
+        "hard-lockup:qi_submit_sync:overwritten",
+        "finding-early-return-slot-overwrite",
+    );
+}
+
 /// The early -EINVAL return also ends in false success: the next submission's wait lands on
 /// the slot IQH points to and its doorbell leaves the engine only that wait to run.
 #[test]

@@ -65,6 +65,12 @@ impl Vtd {
         } else {
             "spin"
         };
+        if self.overwritten && matches!(lost, "wait-lost" | "spin" | "ite-walk-missed-wait") {
+            // After a slot was written over before the engine fetched it, IQH, IQT and the ring
+            // no longer agree: an ITE walk over [IQT, IQH) or a wait that never completes
+            // follows from that, not from the walk itself.
+            return "overwritten";
+        }
         if lost != "wait-lost" && lost != "spin" {
             // What stops the wait now outranks a timeout it sat through earlier.
             return lost;

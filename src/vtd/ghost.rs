@@ -38,6 +38,9 @@ impl Vtd {
             write_pending: self.write_pending(slot),
         };
         if let Some(why) = completion::on_claim(facts) {
+            // From here on the ring holds what the driver believes free while the engine still
+            // fetches it: its pointers no longer describe its content.
+            self.overwritten |= facts.unfetched;
             self.violate(
                 Class::SlotReuse,
                 "qi_submit_sync",

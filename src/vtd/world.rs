@@ -221,6 +221,8 @@ pub struct Vtd {
     pub hist: [Hist; crate::sim::MAX_CPUS],
     /// Who cleared ITE last.
     pub ite_clearer: IteClearer,
+    /// A slot was written over before the engine fetched what it held (slot-reuse `claim`).
+    pub overwritten: bool,
     /// CPUs (bit per CPU) asked to go offline once their current operation returns.
     pub offline: u8,
     /// CPUs (bit per CPU) offline now, waiting for the resume.
@@ -305,6 +307,7 @@ impl Vtd {
             prints: 0,
             hist: [Hist::default(); crate::sim::MAX_CPUS],
             ite_clearer: IteClearer::None,
+            overwritten: false,
             offline: 0,
             offline_done: 0,
             thaws: 0,
@@ -351,6 +354,7 @@ impl Vtd {
         self.prints = 0;
         self.hist = [Hist::default(); crate::sim::MAX_CPUS];
         self.ite_clearer = IteClearer::None;
+        self.overwritten = false;
         self.offline = 0;
         self.offline_done = 0;
         self.thaws = 0;
