@@ -25,11 +25,12 @@ const VTD_VICTIMS: &[(&str, &str, &str)] = &[
         "hard-lockup:qi_submit_sync:iqt-overrun",
         "finding-early-return-slot-overwrite",
     ),
-    // Two CPUs flush a hung endpoint: when the healing budget runs out one of them is in its
-    // first round, the other has restarted already; both are the endless retry.
+    // Two CPUs flush a hung endpoint: one of them is in its first round, the other has
+    // restarted already; both are the endless retry. Between two rounds, with no request in
+    // flight, its soft-lockup report names the loop too (it used to say `ats-timeout`).
     (
         "hung-retry-first-round-elsewhere.json",
-        "watchdog-hard-lockup:qi_submit_sync:ite-retry-hung",
+        "watchdog-soft-lockup:qi_submit_sync:ite-retry-hung",
         "finding-hung-device-retry",
     ),
     // Fetching as eagerly as the engine allows (`eager_fetch`): device-TLB invalidations to an
@@ -156,6 +157,20 @@ fn early_return_frees_slots_whose_waits_are_still_in_flight() {
             .any(|x| x.signature() == "slot-reuse:qi_submit_sync:claim"),
         "the reuse comes first: {:?}",
         v.suppressed
+    );
+}
+
+/// The healing budget runs out between two rounds of the hung-endpoint retry, when no request
+/// is in flight: the CPU still waiting is in that loop (`ite-retry-hung`), not in one accepted
+/// ATS timeout. Found by a 15-minute campaign at run 3.9 million as `ats-timeout`.
+#[test]
+fn budget_between_two_retry_rounds_names_the_retry_loop() {
+    consequence(
+        "hung-retry-between-rounds.json",
+        "false-success:qi_submit_sync:ite-timed-out\nwatchdog-hard-lockup:*:*\n\
+         watchdog-soft-lockup:*:*\nrcu-stall:*:*\n",
+        "hard-lockup:qi_check_fault:ite-retry-hung",
+        "finding-hung-device-retry",
     );
 }
 

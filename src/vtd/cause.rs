@@ -78,7 +78,8 @@ impl Vtd {
         // An ATS timeout waited out earlier in the operation explains where its time went;
         // a later restart after a timeout of an answering endpoint does not.
         if h.waited_ats || h.op_waited_ats {
-            return ats;
+            // Between two rounds of a retry loop no request is in flight, but the loop goes on.
+            return self.retry_loop().unwrap_or(ats);
         }
         if h.restarts > 0 {
             return retry;
