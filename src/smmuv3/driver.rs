@@ -266,7 +266,7 @@ async fn exclusive_unlock_irqrestore(cx: &Cpu<'_>, flags: bool, mut q: Quiet, re
         w.m.quiet_touch(&mut q);
         let v = w.sw.lock;
         // Only a CPU waiting in shared_lock reads the lock word in its loop.
-        let unseen = !w.hist.iter().any(|h| h.shared_wait.is_some());
+        let unseen = !w.shared_waiter();
         w.m.quiet_end(q, v == 0 && !refreshed, unseen);
         w.ev(Ev::ExclUnlock(v));
     }
@@ -311,11 +311,6 @@ async fn poll_until_not_full(cx: &Cpu<'_>, r: Ring, llq: &mut Llq) -> i32 {
     ETIMEDOUT
 }
 
-/// Ghost: some CPU waits in `arm_smmu_cmdq_shared_lock` behind an exclusive holder.
-fn shared_waiter(cx: &Cpu<'_>) -> bool {
-    cx.w().hist.iter().any(|h| h.shared_wait.is_some())
-}
-
 /// Step 1: reserve `k` slots by cmpxchg on the llq word, waiting for space with interrupts
 /// restored. Returns the old and new llq values and the irq flags.
 async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, bool) {
@@ -334,7 +329,7 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
             cx.irq_restore(flags).await;
             if poll_until_not_full(cx, r, &mut llq).await != 0 {
                 cx.w().ev(Ev::CmdqTimeout);
-            } else if !r.has_space(llq, k) && prev == Some(llq) && !shared_waiter(cx) {
+            } else if !r.has_space(llq, k) && prev == Some(llq) && !cx.w().shared_waiter() {
                 // "Not full" is not "room for k": the kernel loops straight back without a
                 // cpu_relax(). An iteration that saw the same llq as the previous one repeats
                 // identically, so the CPU is parked until some other actor changes shared

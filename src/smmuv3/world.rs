@@ -771,6 +771,11 @@ impl Smmuv3 {
         r.err().map(|why| Violation::integrity(why, self.m.now))
     }
 
+    /// Ghost: some CPU waits in `arm_smmu_cmdq_shared_lock` behind an exclusive holder.
+    pub fn shared_waiter(&self) -> bool {
+        self.hist.iter().any(|h| h.shared_wait.is_some())
+    }
+
     /// `cpu` gave up on a CMD_SYNC after its 1 s poll: counted for the report and, with whether
     /// an ATC stall held the queue then, for the cause of what it waits for later.
     pub fn note_sync_timeout(&mut self, cpu: u8) {

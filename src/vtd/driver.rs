@@ -532,9 +532,7 @@ fn stop_other_cpus(cx: &Cpu<'_>) {
     let mask = cx.stop_others();
     let mut w = cx.w();
     // A suspend under way ends with its CPU: nothing is taken offline or brought back any more.
-    w.offline = 0;
-    w.offline_done = 0;
-    w.suspending = false;
+    w.suspend.end();
     w.ghost_stopped(mask);
     w.ev(Ev::StopOthers(mask));
 }
@@ -645,16 +643,35 @@ pub async fn cpu_main(cx: Cpu<'_>, prog: &Program) {
             // The machine resets: nothing after it runs.
             break;
         }
-        if cx.w().offline & (1 << cx.id) != 0 {
+        if cx.w().suspend.asked & (1 << cx.id) != 0 {
             offline_until_resume(&cx).await;
         }
     }
     cx.func("");
     let mut w = cx.w();
-    if w.offline != 0 {
+    if w.suspend.asked != 0 {
         // Wakes the CPU waiting in freeze_secondary_cpus().
         w.m.touch();
     }
+}
+
+/// Most changes of shared state a CPU sleeping in a system transition waits through: one that
+/// another CPU's endless operation keeps waiting ends as that CPU's lockup first.
+const SLEEP_ROUNDS: u32 = 1 << 22;
+
+/// Sleeps until `done` holds, woken by each change of shared state; as `what` if it never does.
+/// The CPU counts as waiting for others (`Hist::offline_wait`) meanwhile.
+async fn sleep_until(cx: &Cpu<'_>, what: &'static str, done: impl Fn(&Vtd) -> bool) {
+    cx.w().hist[cx.id as usize].offline_wait = true;
+    for _ in 0..SLEEP_ROUNDS {
+        cx.at(Site::Mem).await;
+        if done(&cx.w()) {
+            cx.w().hist[cx.id as usize].offline_wait = false;
+            return;
+        }
+        cx.cpu_relax().await;
+    }
+    cx.hang(what).await;
 }
 
 /// Taken offline for suspend between two operations (`takedown_cpu()`; the dead CPU idles in
@@ -664,24 +681,17 @@ async fn offline_until_resume(cx: &Cpu<'_>) {
     cx.func("play_dead");
     let thaws = {
         let mut w = cx.w();
-        w.offline_done |= 1 << cx.id;
-        w.hist[cx.id as usize].offline_wait = true;
+        w.suspend.offline |= 1 << cx.id;
         w.m.touch();
         w.ev(Ev::Offline);
-        w.thaws
+        w.suspend.thaws
     };
-    for _ in 0..OFFLINE_ROUNDS {
-        cx.at(Site::Mem).await;
-        // The thaw, not the request bit: a next suspend may ask again before this CPU ran.
-        if cx.w().thaws != thaws {
-            let mut w = cx.w();
-            w.hist[cx.id as usize].offline_wait = false;
-            w.ev(Ev::Online);
-            return;
-        }
-        cx.cpu_relax().await;
-    }
-    cx.hang("never brought back online").await;
+    // The thaw, not the request bit: a next suspend may ask again before this CPU ran.
+    sleep_until(cx, "never brought back online", |w| {
+        w.suspend.thaws != thaws
+    })
+    .await;
+    cx.w().ev(Ev::Online);
 }
 
 /// `enter_state()` (kernel/power/suspend.c) as far as QI is concerned: take
@@ -693,11 +703,11 @@ async fn suspend_resume(cx: &Cpu<'_>) {
     cx.at(Site::Mem).await;
     {
         let mut w = cx.w();
-        if w.suspending {
+        if w.suspend.held {
             w.ev(Ev::SuspendBusy);
             return;
         }
-        w.suspending = true;
+        w.suspend.held = true;
         w.m.touch_driver_only();
     }
     freeze_secondary_cpus(cx).await;
@@ -706,18 +716,11 @@ async fn suspend_resume(cx: &Cpu<'_>) {
     // `thaw_secondary_cpus()`, then the mutex is released.
     cx.at(Site::Mem).await;
     let mut w = cx.w();
-    w.offline = 0;
-    w.offline_done = 0;
-    w.thaws = w.thaws.wrapping_add(1);
-    w.suspending = false;
+    w.suspend.end();
+    w.suspend.thaws = w.suspend.thaws.wrapping_add(1);
     w.m.touch();
     w.ev(Ev::Thaw);
 }
-
-/// Most rounds the suspending CPU waits for the others to go offline (each round is one
-/// change of shared state: a CPU that never returns from its operation keeps it waiting, and
-/// the run ends as that CPU's lockup first).
-const OFFLINE_ROUNDS: u32 = 1 << 22;
 
 /// `freeze_secondary_cpus()` on the way to suspend: every other CPU goes offline, which a CPU
 /// inside `qi_submit_sync()` (interrupts off, `q_lock` held) does only once its operation has
@@ -727,31 +730,21 @@ const OFFLINE_ROUNDS: u32 = 1 << 22;
 async fn freeze_secondary_cpus(cx: &Cpu<'_>) {
     cx.func("freeze_secondary_cpus");
     cx.op_end();
-    {
+    let others = {
         let mut w = cx.w();
-        let me = cx.id;
-        let n = w.m.ncpus;
-        w.offline = ((1u16 << n) - 1) as u8 & !(1 << me);
-        w.hist[me as usize].offline_wait = true;
+        let others = ((1u16 << w.m.ncpus) - 1) as u8 & !(1 << cx.id);
+        w.suspend.asked = others;
         w.ev(Ev::OfflineAsk);
-    }
-    for _ in 0..OFFLINE_ROUNDS {
-        cx.at(Site::Mem).await;
-        let all = {
-            let w = cx.w();
-            (0..w.m.ncpus as usize)
-                .filter(|&c| c != cx.id as usize)
-                .all(|c| {
-                    w.offline_done & (1 << c) != 0
-                        || matches!(w.m.cpus[c].run, Run::Done | Run::Stopped)
-                })
-        };
-        if all {
-            cx.w().hist[cx.id as usize].offline_wait = false;
-            cx.op_begin();
-            return;
-        }
-        cx.cpu_relax().await;
-    }
-    cx.hang("the other CPUs never go offline").await;
+        others
+    };
+    sleep_until(cx, "the other CPUs never go offline", |w| {
+        (0..w.m.ncpus as usize)
+            .filter(|&c| others & (1 << c) != 0)
+            .all(|c| {
+                w.suspend.offline & (1 << c) != 0
+                    || matches!(w.m.cpus[c].run, Run::Done | Run::Stopped)
+            })
+    })
+    .await;
+    cx.op_begin();
 }

@@ -85,6 +85,30 @@ pub enum IteClearer {
     Irq,
 }
 
+/// A suspend (`enter_state()`) as the other CPUs see it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Suspend {
+    /// `system_transition_mutex` is held: a suspend is under way.
+    pub held: bool,
+    /// CPUs (bit per CPU) asked to go offline once their current operation returns.
+    pub asked: u8,
+    /// CPUs (bit per CPU) offline now, waiting for the resume.
+    pub offline: u8,
+    /// Resumes so far (`thaw_secondary_cpus()`): an offline CPU waits for the next one.
+    pub thaws: u32,
+}
+
+impl Suspend {
+    /// The suspend is over: nothing is asked to go offline or is offline any more.
+    pub fn end(&mut self) {
+        let thaws = self.thaws;
+        *self = Suspend {
+            thaws,
+            ..Suspend::default()
+        };
+    }
+}
+
 /// Trace events of the VT-d model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Ev {
@@ -223,14 +247,8 @@ pub struct Vtd {
     pub ite_clearer: IteClearer,
     /// A slot was written over before the engine fetched what it held (slot-reuse `claim`).
     pub overwritten: bool,
-    /// CPUs (bit per CPU) asked to go offline once their current operation returns.
-    pub offline: u8,
-    /// CPUs (bit per CPU) offline now, waiting for the resume.
-    pub offline_done: u8,
-    /// Resumes so far (`thaw_secondary_cpus()`): an offline CPU waits for the next one.
-    pub thaws: u32,
-    /// `system_transition_mutex` is held: a suspend is under way.
-    pub suspending: bool,
+    /// The suspend under way, if any.
+    pub suspend: Suspend,
     /// The fault handler's write-back cleared an IQE that no `qi_check_fault()` repaired
     /// (before bd5cdad0c8e0): the engine fetches the same invalid descriptor again, and the
     /// handler clears that IQE too, behind the pollers.
@@ -308,10 +326,7 @@ impl Vtd {
             hist: [Hist::default(); crate::sim::MAX_CPUS],
             ite_clearer: IteClearer::None,
             overwritten: false,
-            offline: 0,
-            offline_done: 0,
-            thaws: 0,
-            suspending: false,
+            suspend: Suspend::default(),
             iqe_cleared_by_irq: false,
             ats_timeouts: [0; hw::MAX_DEVS],
             checked_version: u64::MAX,
@@ -355,10 +370,7 @@ impl Vtd {
         self.hist = [Hist::default(); crate::sim::MAX_CPUS];
         self.ite_clearer = IteClearer::None;
         self.overwritten = false;
-        self.offline = 0;
-        self.offline_done = 0;
-        self.thaws = 0;
-        self.suspending = false;
+        self.suspend = Suspend::default();
         self.iqe_cleared_by_irq = false;
         self.ats_timeouts = [0; hw::MAX_DEVS];
         self.checked_version = u64::MAX;
