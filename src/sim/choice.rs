@@ -48,12 +48,41 @@ impl RoundRobin {
     #[inline]
     pub fn pick(&mut self, n: usize) -> usize {
         debug_assert!(n > 0 && n <= u32::MAX as usize);
-        // 32-bit division, as for bytes: a run takes far fewer than 2^32 decisions, so the
-        // value is the same and the latency a fraction.
+        // A run takes far fewer than 2^32 decisions: the 32-bit remainder is the same value.
         debug_assert!(self.next < 1 << 32);
-        let i = (self.next as u32 % n as u32) as usize;
+        let i = rem(self.next as u32, n);
         self.next = self.next.wrapping_add(1);
         i
+    }
+}
+
+/// Lists up to this long take their remainder from [`RECIP`]; longer ones divide.
+const RECIP_MAX: usize = 64;
+
+/// `RECIP[n]` is 2^64 / n rounded up: with it `a % n` is two multiplications (Lemire, Kaser
+/// and Kurz, "Faster remainder by direct computation", 2019), exact for every 32-bit `a`.
+/// A division is the slowest instruction of a step, and every choice takes one.
+const RECIP: [u64; RECIP_MAX + 1] = {
+    let mut t = [0u64; RECIP_MAX + 1];
+    let mut n = 1;
+    while n <= RECIP_MAX {
+        t[n] = (u64::MAX / n as u64).wrapping_add(1);
+        n += 1;
+    }
+    t
+};
+
+/// `a % n` for a list of `n` steps (n >= 1).
+#[inline(always)]
+pub fn rem(a: u32, n: usize) -> usize {
+    debug_assert!(n > 0);
+    match RECIP.get(n) {
+        // For n = 1 the entry wraps to 0, and so does the result.
+        Some(&m) => {
+            let low = m.wrapping_mul(u64::from(a));
+            ((u128::from(low) * n as u128) >> 64) as usize
+        }
+        None => (a % n as u32) as usize,
     }
 }
 
@@ -91,8 +120,7 @@ impl<A> Decide<A> for Bytes<'_> {
         match self.data.get(self.pos) {
             Some(b) => {
                 self.pos += 1;
-                // 32-bit division: same value (the list is short), a fraction of the latency.
-                (u32::from(*b) % enabled.len() as u32) as usize
+                rem(u32::from(*b), enabled.len())
             }
             None => self.rr.pick(enabled.len()),
         }
@@ -150,6 +178,17 @@ impl<A: Copy + PartialEq> Decide<A> for Replay<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rem_is_the_remainder() {
+        // Every byte against every list length the table covers, and beyond it; large
+        // round-robin counters too.
+        for n in 1..=RECIP_MAX + 3 {
+            for a in (0..=1000u32).chain([u32::MAX, u32::MAX - 1, 1 << 31, 123_456_789]) {
+                assert_eq!(rem(a, n), (a % n as u32) as usize, "{a} % {n}");
+            }
+        }
+    }
 
     #[test]
     fn bytes_then_round_robin() {
