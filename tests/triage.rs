@@ -547,7 +547,9 @@ fn a_late_status_write_is_counted_twice_before_6_12_and_leaks_from_it() {
 }
 
 /// After the resume the other CPUs come back online and go on with their programs: cpu1's
-/// second flush runs against the re-enabled queue, concurrently with cpu0's.
+/// second flush runs against the re-enabled queue, concurrently with cpu0's. The suspending
+/// CPU itself flushes every cache before translation goes off (`iommu_suspend()`), and the
+/// restarted queue's first submissions are `iommu_set_root_entry()`'s global flushes.
 #[test]
 fn cpus_taken_offline_for_suspend_run_on_after_the_resume() {
     signatures_per_variant("suspend-then-resume-submits.json", &[("linux-7.0", "")]);
@@ -561,8 +563,14 @@ fn cpus_taken_offline_for_suspend_run_on_after_the_resume() {
     let thaw = at("thaw_secondary_cpus");
     assert!(at("| offline ") < thaw, "offline before the thaw");
     assert!(thaw < at("online again"), "online after the thaw");
+    let (te_off, qi_off, te_on) = (at("GCMD.TE := 0"), at("dmar_disable_qi"), at("GCMD.TE := 1"));
+    assert!(at("| offline ") < te_off && te_off < qi_off, "flushed, then TE off, then QI off");
+    assert!(at("__dmar_enable_qi") < te_on && te_on < thaw, "TE on again before the thaw");
     let calls = text.matches("qi_submit_sync(count=1)").count();
-    assert_eq!(calls, 3, "cpu1's two flushes and cpu0's one:\n{text}");
+    // Suspend: context cache, IOTLB. Resume: context cache, PASID cache, IOTLB.
+    assert_eq!(calls, 3 + 2 + 3, "the programs' three flushes and the suspend path's five:\n{text}");
+    let resumed = &text[at("__dmar_enable_qi")..te_on];
+    assert_eq!(resumed.matches("qi_submit_sync(count=1)").count(), 3, "{text}");
 }
 
 /// CONS polling (no MSI): the SMMU consumed each CMD_SYNC before its submitter began to wait.

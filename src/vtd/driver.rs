@@ -514,15 +514,25 @@ async fn shutdown(cx: &Cpu<'_>) {
     cx.irq_save();
     stop_other_cpus(cx);
     cx.func("intel_iommu_shutdown");
+    iommu_set_translation(cx, false).await;
+}
+
+/// `iommu_disable_translation()` / `iommu_enable_translation()`: the `gcmd` shadow's TE bit,
+/// then GCMD, under `register_lock` with interrupts off.
+async fn iommu_set_translation(cx: &Cpu<'_>, on: bool) {
     let flags = cx.spin_lock_irqsave(REGISTER_LOCK).await;
     cx.at(Site::Mem).await;
-    cx.w().qi.gcmd_te = false;
+    cx.w().qi.gcmd_te = on;
     cx.at(Site::Mmio).await;
     {
         let mut w = cx.w();
-        w.hw.disable_translation();
+        if on {
+            w.hw.enable_translation();
+        } else {
+            w.hw.disable_translation();
+        }
         w.m.touch();
-        w.ev(Ev::TeOff);
+        w.ev(if on { Ev::TeOn } else { Ev::TeOff });
     }
     cx.spin_unlock_irqrestore(REGISTER_LOCK, flags).await;
 }
@@ -696,8 +706,10 @@ async fn offline_until_resume(cx: &Cpu<'_>) {
 
 /// `enter_state()` (kernel/power/suspend.c) as far as QI is concerned: take
 /// `system_transition_mutex` by trylock (a second suspend at the same time gets -EBUSY and does
-/// nothing), take the other CPUs offline, and on resume `dmar_reenable_qi()`: disable QI, then
-/// restart it from slot 0 with fresh indices but the old `desc_status[]`.
+/// nothing) and take the other CPUs offline. Then `suspend_enter()` turns interrupts off and
+/// runs the syscore hooks on this CPU alone: `iommu_suspend()` and, on the way back,
+/// `iommu_resume()` (see [`iommu_suspend`], [`init_iommu_hw`]). The hardware keeps its state in
+/// between, as on the way back from a hibernation snapshot, so `dmar_disable_qi()` finds QI on.
 async fn suspend_resume(cx: &Cpu<'_>) {
     cx.func("enter_state");
     cx.at(Site::Mem).await;
@@ -711,8 +723,12 @@ async fn suspend_resume(cx: &Cpu<'_>) {
         w.m.touch_driver_only();
     }
     freeze_secondary_cpus(cx).await;
-    dmar_disable_qi(cx).await;
-    dmar_enable_qi(cx).await;
+    // `arch_suspend_disable_irqs()`, then `syscore_suspend()` and `syscore_resume()`.
+    let flags = cx.irq_save();
+    iommu_suspend(cx).await;
+    init_iommu_hw(cx).await;
+    cx.func("suspend_enter");
+    cx.irq_restore(flags).await;
     // `thaw_secondary_cpus()`, then the mutex is released.
     cx.at(Site::Mem).await;
     let mut w = cx.w();
@@ -720,6 +736,40 @@ async fn suspend_resume(cx: &Cpu<'_>) {
     w.suspend.thaws = w.suspend.thaws.wrapping_add(1);
     w.m.touch();
     w.ev(Ev::Thaw);
+}
+
+/// `iommu_flush_all()`: a global context-cache and a global IOTLB invalidation, one
+/// `qi_submit_sync()` each (`qi_flush_context()`, `qi_flush_iotlb()`).
+async fn iommu_flush_all(cx: &Cpu<'_>) {
+    cx.func("iommu_flush_all");
+    qi_submit_sync(cx, &[desc(DescType::Cc, 0)], 0).await;
+    qi_submit_sync(cx, &[desc(DescType::Iotlb, 0)], 0).await;
+}
+
+/// `iommu_suspend()` (syscore): flush every cache, then turn translation off. Saving the fault
+/// event registers touches nothing the model has.
+async fn iommu_suspend(cx: &Cpu<'_>) {
+    iommu_flush_all(cx).await;
+    cx.func("iommu_disable_translation");
+    iommu_set_translation(cx, false).await;
+}
+
+/// `init_iommu_hw()` from `iommu_resume()`: `dmar_reenable_qi()` (disable QI, then restart it
+/// from slot 0 with fresh indices but the old `desc_status[]`), then `iommu_set_root_entry()`,
+/// whose global flushes are the first submissions to the restarted queue: context cache, PASID
+/// cache in scalable mode (the non-legacy variants, as for teardown), IOTLB. Hardware with
+/// ESRTPS would skip them; the model's hardware does not have it. Then translation goes on.
+async fn init_iommu_hw(cx: &Cpu<'_>) {
+    dmar_disable_qi(cx).await;
+    dmar_enable_qi(cx).await;
+    cx.func("iommu_set_root_entry");
+    qi_submit_sync(cx, &[desc(DescType::Cc, 0)], 0).await;
+    if cx.w().v.api != Api::Single {
+        qi_submit_sync(cx, &[desc(DescType::Pc, 0)], 0).await;
+    }
+    qi_submit_sync(cx, &[desc(DescType::Iotlb, 0)], 0).await;
+    cx.func("iommu_enable_translation");
+    iommu_set_translation(cx, true).await;
 }
 
 /// `freeze_secondary_cpus()` on the way to suspend: every other CPU goes offline, which a CPU

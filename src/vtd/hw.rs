@@ -640,6 +640,11 @@ impl Iq {
         self.tes = false;
     }
 
+    /// GCMD.TE := 1: translation on again (resume); ATS requests are answered again.
+    pub fn enable_translation(&mut self) {
+        self.tes = true;
+    }
+
     fn remove(&mut self, i: usize) {
         let n = self.ninflight as usize;
         self.inflight.copy_within(i + 1..n, i);

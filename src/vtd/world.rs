@@ -140,6 +140,8 @@ pub enum Ev {
     Skip(u8),
     /// Translation disabled.
     TeOff,
+    /// Translation enabled again (resume).
+    TeOn,
     /// QI disabled (`dmar_disable_qi`); `true` when IQT == IQH was reached, `false` on timeout.
     QiOff(bool),
     /// QI enabled again from slot 0 (`__dmar_enable_qi`).
