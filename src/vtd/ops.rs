@@ -41,9 +41,11 @@ pub enum Op {
     /// IQH) and `__dmar_enable_qi()` with a fresh `q_inval`; the hardware keeps its FSTS.
     DisableQi,
     /// Suspend and resume (`enter_state()`): the other CPUs go offline, each once its current
-    /// operation has returned, then `dmar_reenable_qi()` disables QI and restarts it from slot
-    /// 0 with fresh indices but the old `desc_status[]`, and the other CPUs come back and go on
-    /// with their programs. A second suspend at the same time gets -EBUSY.
+    /// operation has returned; with interrupts off `iommu_suspend()` flushes every cache and
+    /// turns translation off; `dmar_reenable_qi()` disables QI and restarts it from slot 0 with
+    /// fresh indices but the old `desc_status[]`, `iommu_set_root_entry()` flushes through it
+    /// and translation goes on; then the other CPUs come back and go on with their programs.
+    /// A second suspend at the same time gets -EBUSY.
     ReenableQi,
 }
 
