@@ -117,11 +117,12 @@ fn one_unmap(fault: iommufuzz::smmuv3::ops::Fault) -> Scenario {
             clients: vec![Client::default()],
             ..Config::default()
         },
+        // cpu0 idles: the GERROR interrupt is routed to it.
         cpus: vec![
+            Program::default(),
             Program {
                 ops: vec![Op::Unmap { dev: 0, pages: 2 }],
             },
-            Program::default(),
         ],
         faults: vec![fault],
         env: vec![],
@@ -147,7 +148,7 @@ fn service_failure_mode_disables_the_smmu_and_the_sync_times_out() {
     let sc = one_unmap(Fault::Sfm);
     let (v, r) = replay(
         &sc,
-        &["cpu0"; 12]
+        &["cpu1"; 12]
             .iter()
             .copied()
             .chain(["fault:sfm"])
@@ -166,7 +167,7 @@ fn fetch_abort_is_retried_after_the_acknowledgement() {
     use iommufuzz::smmuv3::ops::Fault;
     use iommufuzz::smmuv3::world::Ev;
     let sc = one_unmap(Fault::Abt);
-    let labels: Vec<&str> = ["cpu0"; 12].iter().copied().chain(["fault:abt"]).collect();
+    let labels: Vec<&str> = ["cpu1"; 12].iter().copied().chain(["fault:abt"]).collect();
     let (v, r) = replay(&sc, &labels);
     assert!(
         v.violation.is_none(),

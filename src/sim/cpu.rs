@@ -135,10 +135,17 @@ pub struct Machine {
     /// action): turning interrupts off or on bumps the epoch. A model whose variant never
     /// offers a handler step clears it, so the executor keeps its cached action list.
     pub irq_epoch: bool,
-    /// CPUs (bit per CPU) that turned their interrupts on while a raised interrupt could go to
-    /// no CPU at all: the first of them takes it before it runs on (see [`Cx::irq_restore`]).
-    /// The executor clears it once no interrupt is raised.
+    /// The CPU (bit) that turned its interrupts on while the interrupt routed to it was raised:
+    /// it takes it before it runs on (see [`Cx::irq_restore`]). The executor clears it once no
+    /// interrupt is raised.
     pub irq_owed: u8,
+    /// The CPU the model's device interrupt is routed to. An interrupt controller delivers an
+    /// interrupt to one CPU of its affinity, not to whichever CPU has interrupts on: GICv3's
+    /// `gic_set_affinity()` and ITS collections pick one CPU, x86's vector matrix allocator
+    /// one APIC destination. The default affinity's pick is the first online CPU, cpu0; when
+    /// its CPU goes offline or is stopped the interrupt moves to the first CPU still online
+    /// (`irq_migrate_all_off_this_cpu()`) and stays there when the CPU comes back.
+    pub irq_target: u8,
 }
 
 impl Machine {
@@ -162,6 +169,7 @@ impl Machine {
             last_return: 0,
             irq_epoch: true,
             irq_owed: 0,
+            irq_target: 0,
         };
         for c in m.cpus.iter_mut().skip(ncpus as usize) {
             c.run = Run::Done;
@@ -242,12 +250,22 @@ impl Machine {
         &self.cpus[..self.ncpus as usize]
     }
 
-    /// True when some CPU of this run can take an interrupt now.
+    /// The CPU the device interrupt is routed to, when it can take it now: its interrupts are
+    /// on (or it idles, its program done) and it was not stopped.
     pub fn irq_cpu(&self) -> Option<u8> {
-        self.cpus()
-            .iter()
-            .position(|c| (!c.irqs_off || c.run == Run::Done) && c.run != Run::Stopped)
-            .map(|i| i as u8)
+        let t = self.irq_target;
+        let c = &self.cpus[t as usize];
+        ((!c.irqs_off || c.run == Run::Done) && c.run != Run::Stopped).then_some(t)
+    }
+
+    /// CPUs in `online` (bit per CPU) are the ones left online: if the interrupt's CPU is not
+    /// among them, the interrupt moves to the first that is.
+    pub fn irq_migrate(&mut self, online: u8) {
+        assert!(online != 0, "some CPU stays online");
+        if online >> self.irq_target & 1 == 0 {
+            self.irq_target = online.trailing_zeros() as u8;
+            self.epoch = self.epoch.wrapping_add(1);
+        }
     }
 }
 
@@ -348,17 +366,19 @@ impl<'a, W: HasMachine> Cx<'a, W> {
         if !was {
             c.irqs_off = true;
             c.irqs_off_since = now;
-            m.epoch = m.epoch.wrapping_add(u64::from(m.irq_epoch));
+            // Only the interrupt's own CPU decides whether its handler can run.
+            let seen = m.irq_epoch && self.id == m.irq_target;
+            m.epoch = m.epoch.wrapping_add(u64::from(seen));
         }
         was
     }
 
     /// `local_irq_restore(flags)`. Turning interrupts on delivers what is pending at once: the
     /// watchdog hrtimer, so a CPU that has not scheduled for the soft-lockup threshold is due a
-    /// report; and a device interrupt that was raised while no CPU could take it, which this
-    /// CPU then takes before its next instruction (it is owed: the executor runs it no further
-    /// until the handler step ran). An interrupt raised while some CPU could take it races with
-    /// that CPU's next steps instead, as its delivery latency does.
+    /// report; and the device interrupt, if it is routed to this CPU and was raised meanwhile,
+    /// which this CPU then takes before its next instruction (it is owed: the executor runs it
+    /// no further until the handler step ran). An interrupt raised while its CPU could take it
+    /// races with that CPU's next steps instead, as its delivery latency does.
     pub async fn irq_restore(&self, was_off: bool) {
         if self.irq_restore_now(was_off) {
             // Where the interrupt strikes: the executor runs this CPU on after the handler.
@@ -372,7 +392,8 @@ impl<'a, W: HasMachine> Cx<'a, W> {
         let m = w.machine();
         let c = &m.cpus[self.id as usize];
         let turning_on = c.irqs_off && !was_off;
-        let owed = turning_on && w.irq_raised() && m.irq_cpu().is_none();
+        let target = self.id == m.irq_target;
+        let owed = turning_on && target && w.irq_raised();
         // The cause is asked only when a report comes due: it is a signature field, not free.
         let busy = c
             .busy_since
@@ -389,7 +410,7 @@ impl<'a, W: HasMachine> Cx<'a, W> {
             due = true;
         }
         if c.irqs_off != was_off {
-            m.epoch = m.epoch.wrapping_add(u64::from(m.irq_epoch));
+            m.epoch = m.epoch.wrapping_add(u64::from(m.irq_epoch && target));
         }
         c.irqs_off = was_off;
         m.soft_due_any |= due;
@@ -501,6 +522,8 @@ impl<'a, W: HasMachine> Cx<'a, W> {
                 *l = NO_OWNER;
             }
         }
+        // Idle CPUs halt too: this one is the only CPU left online.
+        m.irq_migrate(1 << self.id);
         m.touch();
         mask
     }

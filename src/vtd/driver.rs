@@ -692,6 +692,9 @@ async fn offline_until_resume(cx: &Cpu<'_>) {
     let thaws = {
         let mut w = cx.w();
         w.suspend.offline |= 1 << cx.id;
+        // The suspending CPU never goes offline: something stays online.
+        let online = ((1u16 << w.m.ncpus) - 1) as u8 & !w.suspend.offline;
+        w.m.irq_migrate(online);
         w.m.touch();
         w.ev(Ev::Offline);
         w.suspend.thaws
@@ -796,5 +799,7 @@ async fn freeze_secondary_cpus(cx: &Cpu<'_>) {
             })
     })
     .await;
+    // Idle CPUs went offline too: the interrupt is this CPU's now.
+    cx.w().m.irq_migrate(1 << cx.id);
     cx.op_begin();
 }
