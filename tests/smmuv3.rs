@@ -112,17 +112,23 @@ fn shutdown_without_submitters_reboots_quickly_everywhere() {
 }
 
 fn one_unmap(fault: iommufuzz::smmuv3::ops::Fault) -> Scenario {
+    let mut sc = unmap_on_cpu0(fault);
+    sc.cpus.swap(0, 1);
+    sc
+}
+
+/// cpu0 unmaps, cpu1 idles: the GERROR interrupt is routed to the submitter itself.
+fn unmap_on_cpu0(fault: iommufuzz::smmuv3::ops::Fault) -> Scenario {
     Scenario {
         config: Config {
             clients: vec![Client::default()],
             ..Config::default()
         },
-        // cpu0 idles: the GERROR interrupt is routed to it.
         cpus: vec![
-            Program::default(),
             Program {
                 ops: vec![Op::Unmap { dev: 0, pages: 2 }],
             },
+            Program::default(),
         ],
         faults: vec![fault],
         env: vec![],
@@ -158,6 +164,25 @@ fn service_failure_mode_disables_the_smmu_and_the_sync_times_out() {
     let w = r.world();
     assert_eq!(w.hw.cr0, 0, "the GERROR handler disabled the SMMU");
     assert!(w.sync_timeouts >= 1, "the CMD_SYNC behind SFM timed out");
+    assert!(v.end_time >= iommufuzz::sim::clock::SEC);
+}
+
+/// Spec B.6: the CPU the GERROR interrupt is routed to spins on its own blocked CMD_SYNC with
+/// interrupts off, so the handler that would unblock it waits for its 1 s timeout, although
+/// cpu1 idles with interrupts on.
+#[test]
+fn a_gerror_routed_to_the_spinning_submitter_waits_for_its_timeout() {
+    use iommufuzz::smmuv3::ops::Fault;
+    use iommufuzz::smmuv3::world::Ev;
+    let sc = unmap_on_cpu0(Fault::Abt);
+    let labels: Vec<&str> = ["cpu0"; 12].iter().copied().chain(["fault:abt"]).collect();
+    let (v, r) = replay(&sc, &labels);
+    let w = r.world();
+    assert!(w.sync_timeouts >= 1, "the CMD_SYNC timed out first: {:?}", v.violation);
+    let at = |f: fn(&Ev) -> bool| w.trace.entries.iter().position(|e| f(&e.ev));
+    let timeout = at(|e| matches!(e, Ev::SyncTimeout { .. })).expect("a timeout");
+    let handled = at(|e| matches!(e, Ev::SkipErr { .. })).expect("the handler ran");
+    assert!(timeout < handled, "the handler ran only after the timeout");
     assert!(v.end_time >= iommufuzz::sim::clock::SEC);
 }
 

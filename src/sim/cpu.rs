@@ -549,6 +549,28 @@ mod tests {
     }
 
     #[test]
+    fn the_interrupt_waits_for_its_own_cpu_and_moves_only_when_it_leaves() {
+        let mut m = Machine::new(3);
+        m.cpus[0].irqs_off = true;
+        assert_eq!(m.irq_cpu(), None, "cpu1 and cpu2 are free, but it is routed to cpu0");
+        m.cpus[0].irqs_off = false;
+        assert_eq!(m.irq_cpu(), Some(0));
+        // cpu0 goes offline: the first CPU still online takes the interrupt over, and keeps it
+        // when cpu0 comes back.
+        let e = m.epoch;
+        m.irq_migrate(0b110);
+        assert_eq!((m.irq_target, m.irq_cpu()), (1, Some(1)));
+        assert_ne!(m.epoch, e, "the model's offered handler step changes");
+        m.irq_migrate(0b111);
+        assert_eq!(m.irq_target, 1);
+        m.cpus[1].run = Run::Stopped;
+        assert_eq!(m.irq_cpu(), None, "a stopped CPU takes nothing");
+        m.cpus[1].run = Run::Done;
+        m.cpus[1].irqs_off = true;
+        assert_eq!(m.irq_cpu(), Some(1), "a CPU whose program ended idles, interrupts on");
+    }
+
+    #[test]
     fn a_section_that_puts_everything_back_keeps_a_parked_spinner_parked() {
         let mut m = parked();
         let v0 = m.version;
