@@ -246,3 +246,42 @@ fn owner_prod_may_lag_llq_prod_by_more_than_a_queue() {
         );
     }
 }
+
+/// `arm_smmu_mm_release()` rewrites each bound master's CD to the quiet SVA CD. From v6.10 the
+/// hitless entry writer changes qword 0, syncs, clears TTB0 in qword 1 and syncs again: two
+/// CFGI_CDs per master. The older `arm_smmu_write_ctx_desc()` wrote once.
+#[test]
+fn the_sva_release_syncs_each_cd_twice_with_the_hitless_writer() {
+    use iommufuzz::smmuv3::hw::Opcode;
+    use iommufuzz::smmuv3::world::Ev;
+    let sva = Client {
+        ats: false,
+        sva: true,
+        ..Client::default()
+    };
+    let sc = Scenario {
+        config: Config {
+            clients: vec![sva, sva],
+            ..Config::default()
+        },
+        cpus: vec![Program {
+            ops: vec![Op::MmRelease],
+        }],
+        faults: vec![],
+        env: vec![],
+        decisions: vec![],
+    };
+    let mut r = Runner::default();
+    for (name, per_master) in [("linux-7.0", 2), ("linux-6.12", 2), ("linux-6.4", 1)] {
+        let v = r.run(&sc, variants::by_name(name).expect("variant"), Source::Bytes(&[]));
+        assert!(v.violation.is_none(), "{name}: {:?}", v.violation);
+        let w = r.world();
+        let cds = w
+            .trace
+            .entries
+            .iter()
+            .filter(|e| matches!(e.ev, Ev::Exec(_, Opcode::CfgiCd)))
+            .count();
+        assert_eq!(cds, 2 * per_master, "{name}: two masters");
+    }
+}

@@ -402,9 +402,10 @@ fn smmuv3_devices_lock_is_per_domain_and_an_mm_is_released_once() {
 
 /// A GERROR raised while every CPU has interrupts off is taken by the first CPU that turns them
 /// back on, before that CPU runs on: local_irq_restore() delivers a pending interrupt at once.
-/// Here the only CPU is in `arm_smmu_mm_release` with interrupts off across two CMD_SYNCs that
-/// wait behind an aborted command, 1 s each; the handler skips the error right after the outer
-/// restore, so the next call finds the queue moving (two timeouts, not one per later call).
+/// Here the only CPU is in `arm_smmu_mm_release` with interrupts off across four CMD_SYNCs (two
+/// CD rewrites for each of two SVA masters) that wait behind an aborted command, 1 s each; the
+/// handler skips the error right after the outer restore, so the next call finds the queue
+/// moving (four timeouts, not one per later call).
 #[test]
 fn smmuv3_pending_gerror_is_taken_when_interrupts_come_back_on() {
     use iommufuzz::sim::trace::Actor;
@@ -422,7 +423,7 @@ fn smmuv3_pending_gerror_is_taken_when_interrupts_come_back_on() {
         .iter()
         .filter(|e| matches!(e.ev, Ev::SyncTimeout { .. }))
         .count();
-    assert_eq!(timeouts, 2, "the error is skipped after the second timeout");
+    assert_eq!(timeouts, 4, "the error is skipped after the release's last timeout");
     let h = ev
         .iter()
         .position(|e| e.who == Actor::Irq(0))

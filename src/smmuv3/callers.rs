@@ -91,8 +91,10 @@ pub async fn sva_invalidate(cx: &Cpu<'_>, pages: u8) {
     atc_inv_domain(cx, sva_devs(cx), DEVICES_LOCK).await;
 }
 
-/// `arm_smmu_mm_release()`: every bound master's CD is rewritten (CFGI_CD + SYNC each, via
-/// `arm_smmu_sync_cd`) under `devices_lock`, then `arm_smmu_tlb_inv_asid()` and the ATC.
+/// `arm_smmu_mm_release()`: every bound master's CD is rewritten to the quiet SVA CD under
+/// `devices_lock`, each write followed by `arm_smmu_sync_cd()` (CFGI_CD + SYNC): two writes
+/// with the hitless writer (`Variant::cd_hitless`), one before. Then `arm_smmu_tlb_inv_asid()`
+/// and the ATC.
 pub async fn mm_release(cx: &Cpu<'_>) {
     cx.func("arm_smmu_mm_release");
     {
@@ -105,9 +107,13 @@ pub async fn mm_release(cx: &Cpu<'_>) {
         w.mm_released = true;
     }
     let devs = sva_devs(cx);
+    let writes = if cx.w().v.cd_hitless { 2 } else { 1 };
     let flags = cx.spin_lock_irqsave(DEVICES_LOCK).await;
     for d in 0..8 {
-        if devs & (1 << d) != 0 {
+        if devs & (1 << d) == 0 {
+            continue;
+        }
+        for _ in 0..writes {
             let mut b = Batch::new(cx);
             batch_add(cx, &mut b, Cmd::new(Opcode::CfgiCd, d)).await;
             batch_submit(cx, b, "arm_smmu_sync_cd").await;

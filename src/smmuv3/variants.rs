@@ -48,6 +48,11 @@ pub struct Variant {
     /// Early-probed clients are linked to the SMMU (`device_link_add`), so
     /// `device_shutdown()` reaches them before it.
     pub device_link: bool,
+    /// v6.10, "Make CD programming use arm_smmu_write_entry()": a CD is rewritten by the
+    /// hitless entry writer, which syncs (CFGI_CD + CMD_SYNC) after every qword step that
+    /// changed something. The SVA release's quiet CD changes qword 0 (EPD0 set, S and R
+    /// cleared), then qword 1 (TTB0 cleared): two syncs per master. Before it, one.
+    pub cd_hitless: bool,
     /// True for the variant that models current upstream.
     pub upstream: bool,
 }
@@ -61,6 +66,7 @@ const V7_0: Variant = Variant {
     range_fix: true,
     shutdown: Shutdown::Device,
     device_link: false,
+    cd_hitless: true,
     upstream: true,
 };
 
@@ -75,6 +81,7 @@ pub const VARIANTS: &[Variant] = &[
         },
         fair_lock: false,
         range_fix: false,
+        cd_hitless: false,
         upstream: false,
         ..V7_0
     },
@@ -87,6 +94,7 @@ pub const VARIANTS: &[Variant] = &[
         },
         fair_lock: false,
         range_fix: false,
+        cd_hitless: false,
         upstream: false,
         ..V7_0
     },
@@ -96,6 +104,7 @@ pub const VARIANTS: &[Variant] = &[
         desc: "SVA non-leaf range TLBI can be built with TTL=NUM=SCALE=0 (CERROR_ILL); unfair cmdq lock",
         fair_lock: false,
         range_fix: false,
+        cd_hitless: false,
         upstream: false,
         ..V7_0
     },
