@@ -285,3 +285,49 @@ fn the_sva_release_syncs_each_cd_twice_with_the_hitless_writer() {
         assert_eq!(cds, 2 * per_master, "{name}: two masters");
     }
 }
+
+/// Runs a reproducer in crashes/ on the newest variant, traced.
+fn run_crash(bug: &str) -> (iommufuzz::smmuv3::scenario::Verdict, Runner) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crashes")
+        .join(bug)
+        .join("scenario.json");
+    let l = iommufuzz::cli::input::load::<iommufuzz::smmuv3::model::Smmuv3Model>(&path)
+        .expect("loads");
+    let mut r = Runner::default();
+    let v = r.run(&l.scenario, variants::newest(), l.source());
+    (v, r)
+}
+
+/// The MSI wait backs off as `queue_poll()` without WFE does: nine spins (each a WFE until the
+/// 100 us event stream) then `udelay()`, doubling from 1 us. A CMD_SYNC the SMMU never
+/// completes is given up at 1.0677 s: 20 delays of 1.048575 s in all, plus the ticks between
+/// them. And a completion that lands during a delay is seen only when it ends: the ATC timeout
+/// retry completes the SYNC at 500 ms, inside the 262 ms delay that began at 280 ms.
+#[test]
+fn the_msi_wait_backs_off_as_queue_poll_does() {
+    use iommufuzz::sim::clock::{MS, US};
+    use iommufuzz::smmuv3::world::Ev;
+    let sc = one_unmap(iommufuzz::smmuv3::ops::Fault::Sfm);
+    let labels: Vec<&str> = ["cpu1"; 12].iter().copied().chain(["fault:sfm"]).collect();
+    let (_, r) = replay(&sc, &labels);
+    let w = r.world();
+    let at = |f: &dyn Fn(&Ev) -> bool| w.trace.entries.iter().find(|e| f(&e.ev)).map(|e| e.t);
+    let began = at(&|e| matches!(e, Ev::SyncWait(_))).expect("waits");
+    let gave_up = at(&|e| matches!(e, Ev::SyncTimeout { .. })).expect("times out");
+    let after = gave_up - began;
+    assert!(
+        (1_067_600 * US..1_067_800 * US).contains(&after),
+        "timed out {after} ns after the wait began"
+    );
+    drop(w);
+    let (v, r) = run_crash("smmuv3-atc-timeout-false-success");
+    assert!(v.violation.is_some());
+    let w = r.world();
+    let e = &w.trace.entries;
+    let done = e.iter().find(|x| matches!(x.ev, Ev::SyncDone { .. }) && x.t > 400 * MS);
+    let done = done.expect("the retried SYNC completes").t;
+    let seen = e.iter().find(|x| x.t > done && matches!(x.ev, Ev::Ret(0)));
+    let seen = seen.expect("the waiter returns").t;
+    assert!(done < 501 * MS && seen > 542 * MS && seen < 543 * MS, "done {done}, seen {seen}");
+}

@@ -2,6 +2,7 @@
 //! (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c), its callers, the reboot sequence of
 //! kernel/reboot.c, named kernel variants, and the scenario encoding.
 
+pub mod backoff;
 pub mod callers;
 pub mod campaign;
 pub mod driver;
