@@ -100,7 +100,9 @@ pub fn relax_parked(cx: &Cpu<'_>, wake_at: Time) -> Yield {
     cx.at(Site::Relax)
 }
 
-/// `queue_poll()`: -ETIMEDOUT once the 1 s budget is spent (checked first), else wait.
+/// `queue_poll()` with WFE (the SMMU has SEV, as the model's has): -ETIMEDOUT once the 1 s
+/// budget is spent (checked first), else sleep until an event: a change of shared state (the
+/// SEV of a CMD_SYNC) or the deadline. The MSI wait has WFE off: [`super::backoff`].
 pub async fn queue_poll(cx: &Cpu<'_>, deadline: Time) -> i32 {
     if cx.now() > deadline {
         return ETIMEDOUT;
