@@ -279,8 +279,8 @@ const OVERWRITE_SUP: &str = "slot-reuse:*:claim\nqueue-integrity:invariant:*\n";
 /// SMMUv3: (reproducer, suppressions, signature on linux-7.0, the crashes/ finding it follows
 /// from).
 const SMMUV3_VICTIMS: &[(&str, &str, &str, &str)] = &[
-    // The SMMU stops consuming (wedged); CMD_SYNCs time out, the MSI-polled ones publish
-    // llq.cons past unconsumed entries, and an owner then waits for owner_prod that never comes.
+    // SFM disables the SMMU; CMD_SYNCs time out, the MSI-polled ones publish llq.cons past
+    // unconsumed entries, and an owner then waits for owner_prod that never comes.
     (
         "smmuv3-overwritten-owner-wait.json",
         OVERWRITE_SUP,

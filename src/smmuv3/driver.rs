@@ -9,7 +9,7 @@
 //! word, lock, valid map, `owner_prod`) use `touch_driver_only`: the model's actions never
 //! read them, so only spinners need waking.
 
-use super::backoff::{self, Backoff};
+use super::backoff;
 use super::hw::{cerror, cr0, gerror, Cmd, Cs, Opcode};
 use super::variants::{Design, Variant};
 use super::world::{tag, Ev, Llq, Smmuv3, OWNED, STARVE_BYPASS, SYNC_IDX};
@@ -467,7 +467,7 @@ async fn publish(cx: &Cpu<'_>, r: Ring, start: u32) {
 /// result and what the caller then believes CONS is (past the SYNC, or at it on timeout).
 /// `smp_cond_load_relaxed()` around `queue_poll()` without WFE: see [`super::backoff`].
 async fn poll_until_msi(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, u32) {
-    let mut qp = Backoff::new(cx.now(), POLL_TIMEOUT);
+    let deadline = cx.now() + POLL_TIMEOUT;
     let i = r.idx(at) as usize;
     let written = move |w: &Smmuv3| w.hw.q[i].word0 == 0;
     cx.at(Site::Mem).await;
@@ -475,12 +475,12 @@ async fn poll_until_msi(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, u32) 
         if written(&cx.w()) {
             return (0, r.inc(at, 1));
         }
-        if cx.now() > qp.deadline {
+        if cx.now() > deadline {
             cx.w()
                 .ghost_sync_timeout(sub, "__arm_smmu_cmdq_poll_until_msi");
             return (ETIMEDOUT, at);
         }
-        backoff::wait(cx, &mut qp, written).await;
+        backoff::wait(cx, deadline, written).await;
     }
     (ETIMEDOUT, at)
 }
