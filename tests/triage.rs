@@ -589,3 +589,23 @@ fn a_cmd_sync_consumed_before_its_cons_poll_began_is_seen_at_once() {
         v.end_time
     );
 }
+
+/// A submission that returned early (`finding-early-return-slot-overwrite`) leaves a device-TLB
+/// invalidation queued; the suspending CPU's `iommu_suspend()` flush waits behind its ATS
+/// timeout, 60 s with interrupts off. `timekeeping_resume()`, resumed after the IOMMU's hook,
+/// touches the soft-lockup watchdog, so turning interrupts back on in `suspend_enter()` reports
+/// no soft lockup; the stall itself is still seen by the NMI watchdog (an accepted ATS
+/// timeout).
+#[test]
+fn a_stall_in_the_syscore_hooks_is_no_soft_lockup_at_suspend_enter() {
+    let all = std::fs::read_to_string(root().join("suppressions/upstream-known.supp"))
+        .expect("suppressions file");
+    let v = replay("suspend-flush-behind-ats-timeout.raw", &all);
+    assert!(v.violation.is_none(), "{:?}", v.violation);
+    let r = reports(&v);
+    assert!(r.iter().all(|x| x.func != "suspend_enter"), "{r:?}");
+    let stall = r
+        .iter()
+        .find(|x| x.class == Class::WatchdogHardLockup && x.time >= 60 * iommufuzz::sim::clock::SEC);
+    assert!(stall.is_some_and(|x| x.cause == "ats-timeout"), "{r:?}");
+}

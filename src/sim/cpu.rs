@@ -348,6 +348,16 @@ impl<'a, W: HasMachine> Cx<'a, W> {
         self.with_cpu(|c, now| c.busy_since = Some(now));
     }
 
+    /// `touch_softlockup_watchdog()`: the soft-lockup detector counts from now, as after a
+    /// schedule(), though the operation goes on.
+    pub fn touch_softlockup_watchdog(&self) {
+        self.with_cpu(|c, now| {
+            if c.busy_since.is_some() {
+                c.busy_since = Some(now);
+            }
+        });
+    }
+
     /// Ends an operation: the task may schedule again.
     pub fn op_end(&self) {
         self.with_cpu(|c, _| {

@@ -730,6 +730,10 @@ async fn suspend_resume(cx: &Cpu<'_>) {
     let flags = cx.irq_save();
     iommu_suspend(cx).await;
     init_iommu_hw(cx).await;
+    // `timekeeping_resume()`, a syscore hook registered after the IOMMU's and so resumed after
+    // it, touches the soft-lockup watchdog: a stall in the hooks is not reported as one when
+    // interrupts come back on.
+    cx.touch_softlockup_watchdog();
     cx.func("suspend_enter");
     cx.irq_restore(flags).await;
     // `thaw_secondary_cpus()`, then the mutex is released.
