@@ -279,7 +279,8 @@ pub trait HasMachine {
     /// back on with a soft lockup due, so the report names the cause of that moment.
     fn why_waiting(&self, cpu: u8) -> &'static str;
     /// True while an interrupt the model runs as a handler step is raised and not yet taken:
-    /// exactly when that step is offered to a CPU whose interrupts are on.
+    /// the step is offered while this holds and the interrupt's CPU ([`Machine::irq_cpu`]) can
+    /// take it.
     fn irq_raised(&self) -> bool {
         false
     }
