@@ -609,3 +609,23 @@ fn a_stall_in_the_syscore_hooks_is_no_soft_lockup_at_suspend_enter() {
         .find(|x| x.class == Class::WatchdogHardLockup && x.time >= 60 * iommufuzz::sim::clock::SEC);
     assert!(stall.is_some_and(|x| x.cause == "ats-timeout"), "{r:?}");
 }
+
+/// A hung endpoint's device-TLB flush is retried every ATS timeout (6 s here,
+/// `finding-hung-device-retry`), each retry dropping `q_lock` and restoring interrupts. The
+/// flush itself runs under an irqsave spinlock: before the cache tags, `iommu_flush_dev_iotlb()`'s
+/// loop over the domain's devices; from v6.10 `cache_tag_flush_range()` under `domain->cache_lock`.
+/// So interrupts stay off across the retries and the NMI watchdog fires at 12 s, before the RCU
+/// stall (24 s, which is what a model without the lock reported).
+#[test]
+fn a_device_tlb_flush_keeps_interrupts_off_across_its_retries() {
+    let hard = "watchdog-hard-lockup:qi_submit_sync:ite-retry-hung";
+    signatures_per_variant(
+        "two-devtlb-flushes-one-lock.json",
+        &[
+            ("linux-2.6.31", hard),
+            ("linux-5.8", hard),
+            ("linux-6.9", hard),
+            ("linux-6.11", hard),
+        ],
+    );
+}

@@ -416,8 +416,10 @@ async fn devtlb_allowed(cx: &Cpu<'_>, dev: u8) -> bool {
 }
 
 /// Range invalidation: one call per invalidation before batching (705c1cdf1e73), then
-/// `qi_batch_add_*` + `qi_batch_flush_descs()` under `domain->cache_lock` (irqsave). With
-/// `any_count` the whole list is one call, as the API allows.
+/// `qi_batch_add_*` + `qi_batch_flush_descs()`; from the cache tags (v6.10) all of it under
+/// `domain->cache_lock` (irqsave), each CPU's flush on a domain of its own (the lock that
+/// serialises two flushes of one domain is not modelled). With `any_count`
+/// the whole list is one call, as the API allows.
 async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
     let (v, any, l) = {
         let w = cx.w();
@@ -426,9 +428,23 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
     let mut batch = [Desc::EMPTY; QI_MAX_BATCHED_DESC_COUNT];
     let mut n = 0;
     let batched = v.api == Api::Multi && (any || v.counts == Counts::Batched);
-    let flags = if batched { cx.irq_save() } else { false };
+    let locked = batched || v.cache_tag_lock;
+    let flags = if locked { cx.irq_save() } else { false };
+    // Before the cache tags, the device-TLB flushes of a range are `iommu_flush_dev_iotlb()`'s
+    // loop over the domain's devices under an irqsave spinlock (`device_domain_lock`, later the
+    // domain's own `domain->lock`): interrupts stay off across a run of them.
+    let mut dev_loop = None;
     for &i in invs {
         let d = inv_desc(i);
+        let in_loop = !locked && d.ty == DescType::DevTlb;
+        match (in_loop, dev_loop) {
+            (true, None) => dev_loop = Some(cx.irq_save()),
+            (false, Some(f)) => {
+                cx.irq_restore(f).await;
+                dev_loop = None;
+            }
+            _ => {}
+        }
         if d.ty.is_ats() && !devtlb_allowed(cx, d.dev).await {
             continue;
         }
@@ -446,7 +462,10 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
     if n > 0 || (any && invs.is_empty() && v.api == Api::Multi) {
         qi_submit_sync(cx, &batch[..n], 0).await;
     }
-    if batched {
+    if let Some(f) = dev_loop {
+        cx.irq_restore(f).await;
+    }
+    if locked {
         cx.irq_restore(flags).await;
     }
 }

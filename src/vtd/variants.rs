@@ -88,6 +88,10 @@ pub struct Variant {
     pub caller_check: CallerCheck,
     /// In-tree call counts.
     pub counts: Counts,
+    /// v6.10, "Add cache tag invalidation helpers": `cache_tag_flush_range()` submits every
+    /// invalidation of a range under `domain->cache_lock` with interrupts off, batched (6.12)
+    /// or one call each (6.10, 6.11).
+    pub cache_tag_lock: bool,
     /// True for the variant that models current upstream.
     pub upstream: bool,
 }
@@ -106,6 +110,7 @@ const BASE_2009: Variant = Variant {
     devtlb_skip_te_off: false,
     caller_check: CallerCheck::None,
     counts: Counts::One,
+    cache_tag_lock: false,
     upstream: false,
 };
 
@@ -125,6 +130,7 @@ const V6_9: Variant = Variant {
 const V6_12: Variant = Variant {
     reclaim: Reclaim::FreeOnly,
     counts: Counts::Batched,
+    cache_tag_lock: true,
     ..V6_9
 };
 
@@ -163,8 +169,9 @@ pub const VARIANTS: &[Variant] = &[
     },
     Variant {
         name: "linux-6.11",
-        commits: "READ_ONCE status poll (\"Handle volatile descriptor status read\")",
-        desc: "as 6.9 with a volatile status read (the model's loads are never hoisted, so same behaviour)",
+        commits: "READ_ONCE status poll (\"Handle volatile descriptor status read\"), cache tags (v6.10)",
+        desc: "as 6.9, range flushes under cache_lock with interrupts off; a volatile status read (the model's loads are never hoisted)",
+        cache_tag_lock: true,
         ..V6_9
     },
     Variant {
