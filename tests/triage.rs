@@ -311,6 +311,16 @@ const SMMUV3_VICTIMS: &[(&str, &str, &str, &str)] = &[
         "rcu-stall:arm_smmu_cmdq_issue_cmdlist:sync-timeout",
         "smmuv3-shutdown-exit-softlockup",
     ),
+    // An endpoint stops answering ATC invalidations and cpu0, which the GERROR goes to, waits
+    // out its own CMD_SYNC with interrupts off before it can skip the error: every CMD_SYNC of
+    // cpu2's exiting process succeeds, each only once its back-off ends at 1.07 s. No timeout
+    // of its own, yet behind the ATC timer (`atc-timeout`, once `spin`).
+    (
+        "smmuv3-atc-slow-syncs-no-timeout.json",
+        "",
+        "watchdog-soft-lockup:arm_smmu_cmdq_issue_cmdlist:atc-timeout",
+        "smmuv3-hung-atc-stalls-queue",
+    ),
     // Three CPUs take turns on the exclusive cmdq lock of a wedged queue while the reboot task
     // sleeps out its grace period; then it waits for space there too.
     (

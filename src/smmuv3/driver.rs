@@ -522,8 +522,11 @@ async fn poll_until_consumed(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> (i32, 
 /// Step 5: wait for our CMD_SYNC, print the timeout, and leave the shared lock; the last
 /// waiter out publishes what it learned about CONS.
 async fn wait_sync(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> i32 {
-    cx.w().ev(Ev::SyncWait(at));
-    let msi = cx.w().msipoll;
+    let (msi, fired) = {
+        let mut w = cx.w();
+        w.ev(Ev::SyncWait(at));
+        (w.msipoll, w.atc_fired)
+    };
     let (ret, cons, shown) = if msi {
         let (ret, cons) = poll_until_msi(cx, r, at, sub).await;
         (ret, cons, at)
@@ -532,6 +535,8 @@ async fn wait_sync(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> i32 {
     };
     if ret != 0 {
         sync_timeout(cx, shown).await;
+    } else {
+        cx.w().note_sync_done(cx.id, fired);
     }
     if !shared_tryunlock(cx).await {
         cx.at(Site::Mem).await;

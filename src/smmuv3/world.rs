@@ -323,6 +323,9 @@ pub struct Hist {
     pub shared_wait: Option<u32>,
     /// In the reservation loop of `arm_smmu_cmdq_issue_cmdlist`, waiting for queue space.
     pub space_wait: bool,
+    /// CMD_SYNC waits that succeeded, but only after the SMMU's ATC timer had fired during
+    /// them: the SYNC sat behind an ATC invalidation an endpoint did not answer.
+    pub atc_waits: u16,
 }
 
 /// The world of one SMMUv3 run.
@@ -375,6 +378,8 @@ pub struct Smmuv3 {
     pub hist: [Hist; MAX_CPUS],
     /// "CMD_SYNC timeout" lines printed.
     pub sync_timeouts: u32,
+    /// ATC invalidations the SMMU gave up on so far (its ATC timer, or an injected timeout).
+    pub atc_fired: u32,
     /// The SVA domain's mm was released: `exit_mmap()` runs the notifier's release once.
     pub mm_released: bool,
     /// Ghost: a slot was overwritten while the SMMU or a waiter still needed it; what the
@@ -427,6 +432,7 @@ impl Smmuv3 {
             excl: 0,
             hist: [Hist::default(); MAX_CPUS],
             sync_timeouts: 0,
+            atc_fired: 0,
             mm_released: false,
             overwritten: false,
         };
@@ -462,6 +468,7 @@ impl Smmuv3 {
         self.excl = 0;
         self.hist = [Hist::default(); MAX_CPUS];
         self.sync_timeouts = 0;
+        self.atc_fired = 0;
         self.mm_released = false;
         self.overwritten = false;
     }
@@ -702,6 +709,7 @@ impl Smmuv3 {
             }
             Fault::AtcTimeout(d) => {
                 self.hw.atc_timeout(d);
+                self.atc_fired += 1;
                 Effect::None
             }
         };
@@ -786,6 +794,13 @@ impl Smmuv3 {
         self.sync_timeouts += 1;
     }
 
+    /// A CMD_SYNC wait of `cpu` succeeded; `fired` is [`Smmuv3::atc_fired`] when it began.
+    pub fn note_sync_done(&mut self, cpu: u8, fired: u32) {
+        if self.atc_fired != fired {
+            self.hist[cpu as usize].atc_waits += 1;
+        }
+    }
+
     /// The queue is slow only because of ATC invalidations to endpoints that do not answer: one
     /// is outstanding (or the last command error was its CERROR_ATC_INV_SYNC, the moment the
     /// SMMU's ATC timer released the queue), and nothing else stops it (disabled, wedged,
@@ -851,6 +866,11 @@ impl Smmuv3 {
         if c.run == Run::Hung {
             return "hung";
         }
+        // No timeout of its own, but CMD_SYNCs that completed only once the SMMU's ATC timer
+        // released the queue (and, with the GERROR's CPU busy, its handler got to run).
+        if h.atc_waits > 0 && cmdq_on {
+            return "atc-timeout";
+        }
         "spin"
     }
 }
@@ -879,6 +899,7 @@ impl World for Smmuv3 {
             Act::Answer(d) => self.hw.atc_answer(d),
             Act::AtcTimer(d) => {
                 self.hw.atc_timeout(d);
+                self.atc_fired += 1;
                 self.ev_as(Actor::Hw, Ev::AtcTimer(d));
                 Effect::None
             }
