@@ -178,7 +178,11 @@ fn a_gerror_routed_to_the_spinning_submitter_waits_for_its_timeout() {
     let labels: Vec<&str> = ["cpu0"; 12].iter().copied().chain(["fault:abt"]).collect();
     let (v, r) = replay(&sc, &labels);
     let w = r.world();
-    assert!(w.sync_timeouts >= 1, "the CMD_SYNC timed out first: {:?}", v.violation);
+    assert!(
+        w.sync_timeouts >= 1,
+        "the CMD_SYNC timed out first: {:?}",
+        v.violation
+    );
     let at = |f: fn(&Ev) -> bool| w.trace.entries.iter().position(|e| f(&e.ev));
     let timeout = at(|e| matches!(e, Ev::SyncTimeout { .. })).expect("a timeout");
     let handled = at(|e| matches!(e, Ev::SkipErr { .. })).expect("the handler ran");
@@ -273,7 +277,11 @@ fn the_sva_release_syncs_each_cd_twice_with_the_hitless_writer() {
     };
     let mut r = Runner::default();
     for (name, per_master) in [("linux-7.0", 2), ("linux-6.12", 2), ("linux-6.4", 1)] {
-        let v = r.run(&sc, variants::by_name(name).expect("variant"), Source::Bytes(&[]));
+        let v = r.run(
+            &sc,
+            variants::by_name(name).expect("variant"),
+            Source::Bytes(&[]),
+        );
         assert!(v.violation.is_none(), "{name}: {:?}", v.violation);
         let w = r.world();
         let cds = w
@@ -292,8 +300,8 @@ fn run_crash(bug: &str) -> (iommufuzz::smmuv3::scenario::Verdict, Runner) {
         .join("crashes")
         .join(bug)
         .join("scenario.json");
-    let l = iommufuzz::cli::input::load::<iommufuzz::smmuv3::model::Smmuv3Model>(&path)
-        .expect("loads");
+    let l =
+        iommufuzz::cli::input::load::<iommufuzz::smmuv3::model::Smmuv3Model>(&path).expect("loads");
     let mut r = Runner::default();
     let v = r.run(&l.scenario, variants::newest(), l.source());
     (v, r)
@@ -325,9 +333,14 @@ fn the_msi_wait_backs_off_as_queue_poll_does() {
     assert!(v.violation.is_some());
     let w = r.world();
     let e = &w.trace.entries;
-    let done = e.iter().find(|x| matches!(x.ev, Ev::SyncDone { .. }) && x.t > 400 * MS);
+    let done = e
+        .iter()
+        .find(|x| matches!(x.ev, Ev::SyncDone { .. }) && x.t > 400 * MS);
     let done = done.expect("the retried SYNC completes").t;
     let seen = e.iter().find(|x| x.t > done && matches!(x.ev, Ev::Ret(0)));
     let seen = seen.expect("the waiter returns").t;
-    assert!(done < 501 * MS && seen > 542 * MS && seen < 543 * MS, "done {done}, seen {seen}");
+    assert!(
+        done < 501 * MS && seen > 542 * MS && seen < 543 * MS,
+        "done {done}, seen {seen}"
+    );
 }

@@ -66,6 +66,12 @@ fn replay(file: &str, sup: &str) -> Verdict {
     r.run(&l.scenario, variants::newest(), l.source())
 }
 
+/// The text of suppressions/upstream-known.supp.
+fn upstream_supp() -> String {
+    std::fs::read_to_string(root().join("suppressions/upstream-known.supp"))
+        .expect("suppressions file")
+}
+
 /// Every report of a run, the one that stopped it and the suppressed ones.
 fn reports(v: &Verdict) -> Vec<&Violation> {
     v.violation.iter().chain(v.suppressed.iter()).collect()
@@ -206,8 +212,7 @@ fn early_return_overrun_completes_a_wait_ahead_of_its_invalidations() {
 /// and the budget still ends a run whose submissions stop returning.
 #[test]
 fn healing_budget_counts_from_the_latest_return() {
-    let sup = std::fs::read_to_string(root().join("suppressions/upstream-known.supp"))
-        .expect("suppressions file");
+    let sup = upstream_supp();
     let v = replay("linkdown-timeouts-past-budget.json", &sup);
     assert!(v.violation.is_none(), "{:?}", v.violation);
     assert!(
@@ -433,7 +438,10 @@ fn smmuv3_pending_gerror_is_taken_when_interrupts_come_back_on() {
         .iter()
         .filter(|e| matches!(e.ev, Ev::SyncTimeout { .. }))
         .count();
-    assert_eq!(timeouts, 4, "the error is skipped after the release's last timeout");
+    assert_eq!(
+        timeouts, 4,
+        "the error is skipped after the release's last timeout"
+    );
     let h = ev
         .iter()
         .position(|e| e.who == Actor::Irq(0))
@@ -574,14 +582,32 @@ fn cpus_taken_offline_for_suspend_run_on_after_the_resume() {
     let thaw = at("thaw_secondary_cpus");
     assert!(at("| offline ") < thaw, "offline before the thaw");
     assert!(thaw < at("online again"), "online after the thaw");
-    let (te_off, qi_off, te_on) = (at("GCMD.TE := 0"), at("dmar_disable_qi"), at("GCMD.TE := 1"));
-    assert!(at("| offline ") < te_off && te_off < qi_off, "flushed, then TE off, then QI off");
-    assert!(at("__dmar_enable_qi") < te_on && te_on < thaw, "TE on again before the thaw");
+    let (te_off, qi_off, te_on) = (
+        at("GCMD.TE := 0"),
+        at("dmar_disable_qi"),
+        at("GCMD.TE := 1"),
+    );
+    assert!(
+        at("| offline ") < te_off && te_off < qi_off,
+        "flushed, then TE off, then QI off"
+    );
+    assert!(
+        at("__dmar_enable_qi") < te_on && te_on < thaw,
+        "TE on again before the thaw"
+    );
     let calls = text.matches("qi_submit_sync(count=1)").count();
     // Suspend: context cache, IOTLB. Resume: context cache, PASID cache, IOTLB.
-    assert_eq!(calls, 3 + 2 + 3, "the programs' three flushes and the suspend path's five:\n{text}");
+    assert_eq!(
+        calls,
+        3 + 2 + 3,
+        "the programs' three flushes and the suspend path's five:\n{text}"
+    );
     let resumed = &text[at("__dmar_enable_qi")..te_on];
-    assert_eq!(resumed.matches("qi_submit_sync(count=1)").count(), 3, "{text}");
+    assert_eq!(
+        resumed.matches("qi_submit_sync(count=1)").count(),
+        3,
+        "{text}"
+    );
 }
 
 /// CONS polling (no MSI): the SMMU consumed each CMD_SYNC before its submitter began to wait.
@@ -608,15 +634,14 @@ fn a_cmd_sync_consumed_before_its_cons_poll_began_is_seen_at_once() {
 /// timeout).
 #[test]
 fn a_stall_in_the_syscore_hooks_is_no_soft_lockup_at_suspend_enter() {
-    let all = std::fs::read_to_string(root().join("suppressions/upstream-known.supp"))
-        .expect("suppressions file");
+    let all = upstream_supp();
     let v = replay("suspend-flush-behind-ats-timeout.raw", &all);
     assert!(v.violation.is_none(), "{:?}", v.violation);
     let r = reports(&v);
     assert!(r.iter().all(|x| x.func != "suspend_enter"), "{r:?}");
-    let stall = r
-        .iter()
-        .find(|x| x.class == Class::WatchdogHardLockup && x.time >= 60 * iommufuzz::sim::clock::SEC);
+    let stall = r.iter().find(|x| {
+        x.class == Class::WatchdogHardLockup && x.time >= 60 * iommufuzz::sim::clock::SEC
+    });
     assert!(stall.is_some_and(|x| x.cause == "ats-timeout"), "{r:?}");
 }
 

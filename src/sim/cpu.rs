@@ -245,6 +245,11 @@ impl Machine {
         self.last_return = self.now;
     }
 
+    /// The CPUs of this run as a bit mask.
+    pub fn cpu_bits(&self) -> u8 {
+        ((1u16 << self.ncpus) - 1) as u8
+    }
+
     /// The CPUs of this run.
     pub fn cpus(&self) -> &[CpuState] {
         &self.cpus[..self.ncpus as usize]
@@ -563,7 +568,11 @@ mod tests {
     fn the_interrupt_waits_for_its_own_cpu_and_moves_only_when_it_leaves() {
         let mut m = Machine::new(3);
         m.cpus[0].irqs_off = true;
-        assert_eq!(m.irq_cpu(), None, "cpu1 and cpu2 are free, but it is routed to cpu0");
+        assert_eq!(
+            m.irq_cpu(),
+            None,
+            "cpu1 and cpu2 are free, but it is routed to cpu0"
+        );
         m.cpus[0].irqs_off = false;
         assert_eq!(m.irq_cpu(), Some(0));
         // cpu0 goes offline: the first CPU still online takes the interrupt over, and keeps it
@@ -578,7 +587,11 @@ mod tests {
         assert_eq!(m.irq_cpu(), None, "a stopped CPU takes nothing");
         m.cpus[1].run = Run::Done;
         m.cpus[1].irqs_off = true;
-        assert_eq!(m.irq_cpu(), Some(1), "a CPU whose program ended idles, interrupts on");
+        assert_eq!(
+            m.irq_cpu(),
+            Some(1),
+            "a CPU whose program ended idles, interrupts on"
+        );
     }
 
     #[test]

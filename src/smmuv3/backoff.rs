@@ -118,7 +118,10 @@ mod tests {
         assert_eq!(delays[0], (900_000, 901_000), "nine ticks, then 1 us");
         let total: Time = delays.iter().map(|(s, e)| e - s).sum();
         assert_eq!(total, ((1 << 20) - 1) * US);
-        assert!(delays.windows(2).all(|w| w[0].1 < w[1].0), "in order, apart");
+        assert!(
+            delays.windows(2).all(|w| w[0].1 < w[1].0),
+            "in order, apart"
+        );
     }
 
     #[test]

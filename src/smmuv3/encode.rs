@@ -19,8 +19,6 @@ const QSHIFTS: [u8; 4] = [7, 7, 8, 7];
 const ATC_TIMEOUTS: [u32; 3] = [500, 50, 2000];
 /// `grace_ms` choices.
 const GRACES: [u32; 2] = [1000, 100];
-/// `Exit::delay_ms` choices.
-const DELAYS: [u32; 4] = EXIT_DELAYS;
 /// Most clients a raw input can list.
 const RAW_CLIENTS: usize = 3;
 
@@ -130,7 +128,7 @@ fn op(out: &mut Vec<u8>, o: &Op, nd: u8) {
         } => {
             dev_byte(out, dev, nd);
             // 9 is an exit whether or not a reboot was read before (7 and 8 are not).
-            out.extend([9, index(&DELAYS, &delay_ms), bufs - 1, pages - 1]);
+            out.extend([9, index(&EXIT_DELAYS, &delay_ms), bufs - 1, pages - 1]);
         }
     }
 }
@@ -182,7 +180,7 @@ pub fn raw_expressible(sc: &Scenario) -> Result<(), String> {
                 pages,
                 ..
             } => {
-                DELAYS.contains(&delay_ms)
+                EXIT_DELAYS.contains(&delay_ms)
                     && (1..=EXIT_BUFS_MAX).contains(&bufs)
                     && (1..=4).contains(&pages)
             }

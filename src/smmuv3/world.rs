@@ -708,8 +708,7 @@ impl Smmuv3 {
                 Effect::None
             }
             Fault::AtcTimeout(d) => {
-                self.hw.atc_timeout(d);
-                self.atc_fired += 1;
+                self.atc_timeout(d);
                 Effect::None
             }
         };
@@ -792,6 +791,13 @@ impl Smmuv3 {
         h.timeouts += 1;
         h.atc_timeouts += u16::from(atc);
         self.sync_timeouts += 1;
+    }
+
+    /// The SMMU gives up on `dev`'s oldest ATC invalidation (its timer, or an injected
+    /// timeout), counted for the causes of the waits it held up.
+    fn atc_timeout(&mut self, dev: u8) {
+        self.hw.atc_timeout(dev);
+        self.atc_fired += 1;
     }
 
     /// A CMD_SYNC wait of `cpu` succeeded; `fired` is [`Smmuv3::atc_fired`] when it began.
@@ -898,8 +904,7 @@ impl World for Smmuv3 {
             }
             Act::Answer(d) => self.hw.atc_answer(d),
             Act::AtcTimer(d) => {
-                self.hw.atc_timeout(d);
-                self.atc_fired += 1;
+                self.atc_timeout(d);
                 self.ev_as(Actor::Hw, Ev::AtcTimer(d));
                 Effect::None
             }

@@ -545,11 +545,7 @@ async fn iommu_set_translation(cx: &Cpu<'_>, on: bool) {
     cx.at(Site::Mmio).await;
     {
         let mut w = cx.w();
-        if on {
-            w.hw.enable_translation();
-        } else {
-            w.hw.disable_translation();
-        }
+        w.hw.set_translation(on);
         w.m.touch();
         w.ev(if on { Ev::TeOn } else { Ev::TeOff });
     }
@@ -712,7 +708,7 @@ async fn offline_until_resume(cx: &Cpu<'_>) {
         let mut w = cx.w();
         w.suspend.offline |= 1 << cx.id;
         // The suspending CPU never goes offline: something stays online.
-        let online = ((1u16 << w.m.ncpus) - 1) as u8 & !w.suspend.offline;
+        let online = w.m.cpu_bits() & !w.suspend.offline;
         w.m.irq_migrate(online);
         w.m.touch();
         w.ev(Ev::Offline);
@@ -808,7 +804,7 @@ async fn freeze_secondary_cpus(cx: &Cpu<'_>) {
     cx.op_end();
     let others = {
         let mut w = cx.w();
-        let others = ((1u16 << w.m.ncpus) - 1) as u8 & !(1 << cx.id);
+        let others = w.m.cpu_bits() & !(1 << cx.id);
         w.suspend.asked = others;
         w.ev(Ev::OfflineAsk);
         others

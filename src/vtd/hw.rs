@@ -635,14 +635,10 @@ impl Iq {
         self.iqh = 0;
     }
 
-    /// GCMD.TE := 0: translation off; ATS completions are UR from now on.
-    pub fn disable_translation(&mut self) {
-        self.tes = false;
-    }
-
-    /// GCMD.TE := 1: translation on again (resume); ATS requests are answered again.
-    pub fn enable_translation(&mut self) {
-        self.tes = true;
+    /// GCMD.TE := `on`. With translation off, ATS completions are UR; on again (resume), ATS
+    /// requests are answered again.
+    pub fn set_translation(&mut self, on: bool) {
+        self.tes = on;
     }
 
     fn remove(&mut self, i: usize) {
@@ -779,7 +775,7 @@ mod tests {
         q.iqt = 1;
         q.fetch();
         q.execute(0);
-        q.disable_translation();
+        q.set_translation(false);
         assert_eq!(q.ats_answer(0), Effect::None);
         assert!(
             matches!(q.inflight[0].phase, Phase::Sent { .. }),
