@@ -255,7 +255,7 @@ fn owner_prod_may_lag_llq_prod_by_more_than_a_queue() {
 /// hitless entry writer changes qword 0, syncs, clears TTB0 in qword 1 and syncs again: two
 /// CFGI_CDs per master. The older `arm_smmu_write_ctx_desc()` wrote once.
 #[test]
-fn the_sva_release_syncs_each_cd_twice_with_the_hitless_writer() {
+fn the_sva_release_syncs_each_cd_twice_with_the_hitless_writer_and_once_in_all_before() {
     use iommufuzz::smmuv3::hw::Opcode;
     use iommufuzz::smmuv3::world::Ev;
     let sva = Client {
@@ -291,6 +291,16 @@ fn the_sva_release_syncs_each_cd_twice_with_the_hitless_writer() {
             .filter(|e| matches!(e.ev, Ev::Exec(_, Opcode::CfgiCd)))
             .count();
         assert_eq!(cds, 2 * per_master, "{name}: two masters");
+        // The CD syncs: one per write with the hitless writer; before it, the gathered
+        // CFGI_CDs of the whole domain go out with one SYNC.
+        let syncs = w
+            .trace
+            .entries
+            .iter()
+            .take_while(|e| !matches!(e.ev, Ev::Exec(_, Opcode::TlbiNhAsid)))
+            .filter(|e| matches!(e.ev, Ev::SyncDone { .. }))
+            .count();
+        assert_eq!(syncs, if per_master == 2 { 4 } else { 1 }, "{name}");
     }
 }
 

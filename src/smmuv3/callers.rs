@@ -91,10 +91,12 @@ pub async fn sva_invalidate(cx: &Cpu<'_>, pages: u8) {
     atc_inv_domain(cx, sva_devs(cx), DEVICES_LOCK).await;
 }
 
-/// `arm_smmu_mm_release()`: every bound master's CD is rewritten to the quiet SVA CD under
-/// `devices_lock`, each write followed by `arm_smmu_sync_cd()` (CFGI_CD + SYNC): two writes
-/// with the hitless writer (`Variant::cd_hitless`), one before. Then `arm_smmu_tlb_inv_asid()`
-/// and the ATC.
+/// `arm_smmu_mm_release()`: every bound master's CD is rewritten to the quiet SVA CD, then
+/// `arm_smmu_tlb_inv_asid()` and the ATC. With the hitless writer (`Variant::cd_hitless`,
+/// v6.10) the rewrite runs under `devices_lock` and each master's write is synced on its own,
+/// twice (CFGI_CD + SYNC per qword step). Before it, `arm_smmu_write_ctx_desc()` wrote the
+/// quiet CD once and `arm_smmu_sync_cd()` gathered one CFGI_CD per master under
+/// `devices_lock`, dropped it, and submitted the whole batch with one SYNC.
 pub async fn mm_release(cx: &Cpu<'_>) {
     cx.func("arm_smmu_mm_release");
     {
@@ -107,24 +109,47 @@ pub async fn mm_release(cx: &Cpu<'_>) {
         w.mm_released = true;
     }
     let devs = sva_devs(cx);
-    let writes = if cx.w().v.cd_hitless { 2 } else { 1 };
+    if cx.w().v.cd_hitless {
+        write_cd_entries(cx, devs).await;
+    } else {
+        sync_cd_gathered(cx, devs).await;
+    }
+    cx.func("arm_smmu_tlb_inv_asid");
+    let mut b = Batch::new(cx);
+    batch_add(cx, &mut b, Cmd::new(Opcode::TlbiNhAsid, 0)).await;
+    batch_submit(cx, b, "arm_smmu_tlb_inv_asid").await;
+    atc_inv_domain(cx, devs, DEVICES_LOCK).await;
+}
+
+/// v6.10+: `arm_smmu_write_cd_entry()` for each master under `devices_lock`, each qword step
+/// synced by `arm_smmu_sync_cd(master)`: qword 0 (EPD0), then qword 1 (TTB0).
+async fn write_cd_entries(cx: &Cpu<'_>, devs: u8) {
     let flags = cx.spin_lock_irqsave(DEVICES_LOCK).await;
     for d in 0..8 {
         if devs & (1 << d) == 0 {
             continue;
         }
-        for _ in 0..writes {
+        for _ in 0..2 {
             let mut b = Batch::new(cx);
             batch_add(cx, &mut b, Cmd::new(Opcode::CfgiCd, d)).await;
             batch_submit(cx, b, "arm_smmu_sync_cd").await;
         }
     }
     cx.spin_unlock_irqrestore(DEVICES_LOCK, flags).await;
-    cx.func("arm_smmu_tlb_inv_asid");
+}
+
+/// Before v6.10: `arm_smmu_sync_cd(smmu_domain)` (batched since 5.7) gathers the domain's
+/// CFGI_CDs under `devices_lock` and submits them with one SYNC after dropping it.
+async fn sync_cd_gathered(cx: &Cpu<'_>, devs: u8) {
     let mut b = Batch::new(cx);
-    batch_add(cx, &mut b, Cmd::new(Opcode::TlbiNhAsid, 0)).await;
-    batch_submit(cx, b, "arm_smmu_tlb_inv_asid").await;
-    atc_inv_domain(cx, devs, DEVICES_LOCK).await;
+    let flags = cx.spin_lock_irqsave(DEVICES_LOCK).await;
+    for d in 0..8 {
+        if devs & (1 << d) != 0 {
+            batch_add(cx, &mut b, Cmd::new(Opcode::CfgiCd, d)).await;
+        }
+    }
+    cx.spin_unlock_irqrestore(DEVICES_LOCK, flags).await;
+    batch_submit(cx, b, "arm_smmu_sync_cd").await;
 }
 
 /// Sleeps until virtual time `t` (the task is off the CPU: it schedules).
