@@ -664,3 +664,55 @@ fn a_device_tlb_flush_keeps_interrupts_off_across_its_retries() {
         ],
     );
 }
+
+/// Until v6.0 `iommu_flush_dev_iotlb()` ran its device loop under the one global
+/// `device_domain_lock` (irqsave): while cpu0's device-TLB flush retries against a hung
+/// endpoint, cpu1's flush of another domain spins on that lock with interrupts off and never
+/// reaches the queue, and its report names what the holder waits for. From v6.0 the lock is the
+/// domain's own, so cpu1 submits and retries too.
+#[test]
+fn device_tlb_flushes_serialise_on_device_domain_lock_before_6_0() {
+    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
+        &root().join("tests/data/triage/two-devtlb-flushes-global-lock.json"),
+    )
+    .expect("loads");
+    let mut r = Runner::default();
+    r.sup = Suppressions::parse("watchdog-hard-lockup:qi_submit_sync:ite-retry-hung\n")
+        .expect("suppressions parse");
+    for (name, spins) in [
+        ("linux-2.6.31", true),
+        ("linux-5.8", true),
+        ("linux-6.9", false),
+    ] {
+        let v = r.run(
+            &l.scenario,
+            variants::by_name(name).expect("variant"),
+            l.source(),
+        );
+        let cpu1 = reports(&v).into_iter().find(|x| x.cpu == Some(1)).cloned();
+        let cpu1 = cpu1.unwrap_or_else(|| panic!("{name}: cpu1 reported: {v:?}"));
+        let func = if spins {
+            "iommu_flush_dev_iotlb"
+        } else {
+            "qi_submit_sync"
+        };
+        assert_eq!(cpu1.func, func, "{name}: {cpu1:?}");
+        assert_eq!(cpu1.cause, "ite-retry-hung", "{name}: {cpu1:?}");
+        assert_eq!(cpu1.class, Class::WatchdogHardLockup, "{name}: {cpu1:?}");
+    }
+}
+
+/// A CPU spinning on `q_lock` waits for whatever keeps the holder inside: here cpu1's 2009
+/// odd-slot ITE walk that never ends (any count on linux-6.9). cpu0 had waited out the ATS
+/// timeout (accepted) before it needed the lock again, so its NMI watchdog fires first; its
+/// report names the walk, not its own earlier wait.
+#[test]
+fn a_q_lock_spinner_takes_the_holders_cause() {
+    signatures_per_variant(
+        "qlock-spinner-behind-endless-walk.json",
+        &[(
+            "linux-6.9",
+            "watchdog-hard-lockup:qi_submit_sync:ite-walk-endless",
+        )],
+    );
+}

@@ -4,14 +4,28 @@
 
 use super::hw::{self, DevState, Phase};
 use super::world::{st, IteClearer, Vtd};
-use crate::sim::cpu::Run;
+use crate::sim::clock::Site;
+use crate::sim::cpu::{Run, NO_OWNER};
 
 impl Vtd {
     /// Why `cpu` is waiting, as a stable signature field.
     pub(crate) fn why(&self, cpu: u8) -> &'static str {
+        self.why_at(cpu, self.m.ncpus)
+    }
+
+    /// `why`, following spinlock holders at most `hops` times.
+    fn why_at(&self, cpu: u8, hops: u8) -> &'static str {
         let c = &self.m.cpus[cpu as usize];
         if c.run == Run::Hung {
             return c.hang_reason_code();
+        }
+        // A CPU spinning on a spinlock (`q_lock`, `device_domain_lock`) waits for whatever keeps
+        // the holder inside its critical section, not for anything of its own.
+        if let Site::Lock(l) = c.site {
+            let holder = self.m.locks[l as usize];
+            if holder != NO_OWNER && holder != cpu && hops > 0 {
+                return self.why_at(holder, hops - 1);
+            }
         }
         if self.hist[cpu as usize].offline_wait {
             // Suspend waits for what keeps the first CPU still online inside its operation.
@@ -59,7 +73,7 @@ impl Vtd {
         if self.iqe_storm() {
             return "iqe-cleared-by-irq";
         }
-        let polling = c.func == "qi_submit_sync" && c.site == crate::sim::clock::Site::Relax;
+        let polling = c.func == "qi_submit_sync" && c.site == Site::Relax;
         let lost = if polling {
             self.why_wait_lost(cpu)
         } else {

@@ -7,7 +7,7 @@
 use super::hw::{fsts, Desc, DescType, Tag};
 use super::ops::{Inv, Op, Program};
 use super::variants::{Api, CallerCheck, Counts, IteWalk, Reclaim};
-use super::world::{st, Ev, Vtd, Q_LOCK, REGISTER_LOCK};
+use super::world::{st, Ev, Vtd, DEVICE_DOMAIN_LOCK, Q_LOCK, REGISTER_LOCK};
 use crate::sim::clock::{Site, Time, SEC};
 use crate::sim::cpu::{Cx, Run};
 use crate::sim::trace::Actor;
@@ -415,10 +415,31 @@ async fn devtlb_allowed(cx: &Cpu<'_>, dev: u8) -> bool {
     false
 }
 
+/// Enters `iommu_flush_dev_iotlb()`'s device loop: interrupts off, under the global
+/// `device_domain_lock` on the kernels that had one. Returns the saved interrupt state.
+async fn dev_loop_begin(cx: &Cpu<'_>, global: bool) -> bool {
+    cx.func("iommu_flush_dev_iotlb");
+    if global {
+        cx.spin_lock_irqsave(DEVICE_DOMAIN_LOCK).await
+    } else {
+        cx.irq_save()
+    }
+}
+
+/// Leaves the device loop `dev_loop_begin` entered.
+async fn dev_loop_end(cx: &Cpu<'_>, global: bool, flags: bool) {
+    if global {
+        cx.spin_unlock_irqrestore(DEVICE_DOMAIN_LOCK, flags).await;
+    } else {
+        cx.irq_restore(flags).await;
+    }
+}
+
 /// Range invalidation: one call per invalidation before batching (705c1cdf1e73), then
 /// `qi_batch_add_*` + `qi_batch_flush_descs()`; from the cache tags (v6.10) all of it under
 /// `domain->cache_lock` (irqsave), each CPU's flush on a domain of its own (the lock that
-/// serialises two flushes of one domain is not modelled). With `any_count`
+/// serialises two flushes of one domain is not modelled; the global `device_domain_lock` of
+/// older kernels is). With `any_count`
 /// the whole list is one call, as the API allows.
 async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
     let (v, any, l) = {
@@ -438,9 +459,9 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
         let d = inv_desc(i);
         let in_loop = !locked && d.ty == DescType::DevTlb;
         match (in_loop, dev_loop) {
-            (true, None) => dev_loop = Some(cx.irq_save()),
+            (true, None) => dev_loop = Some(dev_loop_begin(cx, v.devtlb_global_lock).await),
             (false, Some(f)) => {
-                cx.irq_restore(f).await;
+                dev_loop_end(cx, v.devtlb_global_lock, f).await;
                 dev_loop = None;
             }
             _ => {}
@@ -463,7 +484,7 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
         qi_submit_sync(cx, &batch[..n], 0).await;
     }
     if let Some(f) = dev_loop {
-        cx.irq_restore(f).await;
+        dev_loop_end(cx, v.devtlb_global_lock, f).await;
     }
     if locked {
         cx.irq_restore(flags).await;

@@ -92,6 +92,11 @@ pub struct Variant {
     /// invalidation of a range under `domain->cache_lock` with interrupts off, batched (6.12)
     /// or one call each (6.10, 6.11).
     pub cache_tag_lock: bool,
+    /// 6ba6c3a4cacf to v5.19: `iommu_flush_dev_iotlb()` runs its loop over the domain's
+    /// devices under the one global `device_domain_lock` (irqsave), so the device-TLB flushes
+    /// of all domains serialise; v6.0 (5eaafdf0c055, a349ffcb4daf) made it the domain's own
+    /// `domain->lock`.
+    pub devtlb_global_lock: bool,
     /// True for the variant that models current upstream.
     pub upstream: bool,
 }
@@ -111,6 +116,7 @@ const BASE_2009: Variant = Variant {
     caller_check: CallerCheck::None,
     counts: Counts::One,
     cache_tag_lock: false,
+    devtlb_global_lock: true,
     upstream: false,
 };
 
@@ -125,6 +131,7 @@ const V6_9: Variant = Variant {
     dump_fault: true,
     devtlb_skip_te_off: true,
     caller_check: CallerCheck::Disconnected,
+    devtlb_global_lock: false,
     ..V5_8
 };
 const V6_12: Variant = Variant {

@@ -29,6 +29,8 @@ pub mod st {
 pub const Q_LOCK: u8 = 0;
 /// `iommu->register_lock`.
 pub const REGISTER_LOCK: u8 = 1;
+/// `device_domain_lock` (before v6.0; see `Variant::devtlb_global_lock`).
+pub const DEVICE_DOMAIN_LOCK: u8 = 2;
 /// Most faults and environment events a scenario lists.
 pub const MAX_EVENTS: usize = 4;
 /// Most `qi_submit_sync` calls a run tracks.
