@@ -665,41 +665,68 @@ fn a_device_tlb_flush_keeps_interrupts_off_across_its_retries() {
     );
 }
 
-/// Until v6.0 `iommu_flush_dev_iotlb()` ran its device loop under the one global
-/// `device_domain_lock` (irqsave): while cpu0's device-TLB flush retries against a hung
-/// endpoint, cpu1's flush of another domain spins on that lock with interrupts off and never
-/// reaches the queue, and its report names what the holder waits for. From v6.0 the lock is the
-/// domain's own, so cpu1 submits and retries too.
+/// Until v6.0 `iommu_flush_dev_iotlb()` ran its device loop, and `dmar_remove_one_dev_info()`
+/// the whole teardown, under the one global `device_domain_lock` (irqsave): while cpu0's
+/// device-TLB flush retries against a hung endpoint, cpu1's flush of another domain spins on
+/// that lock with interrupts off and never reaches the queue, and its report names what the
+/// holder waits for. From v6.0 the lock is the domain's own, so cpu1 submits and retries too.
 #[test]
 fn device_tlb_flushes_serialise_on_device_domain_lock_before_6_0() {
-    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
-        &root().join("tests/data/triage/two-devtlb-flushes-global-lock.json"),
-    )
-    .expect("loads");
     let mut r = Runner::default();
     r.sup = Suppressions::parse("watchdog-hard-lockup:qi_submit_sync:ite-retry-hung\n")
         .expect("suppressions parse");
-    for (name, spins) in [
-        ("linux-2.6.31", true),
-        ("linux-5.8", true),
-        ("linux-6.9", false),
+    let spins = "iommu_flush_dev_iotlb";
+    for (file, name, func) in [
+        ("two-devtlb-flushes-global-lock.json", "linux-2.6.31", spins),
+        ("two-devtlb-flushes-global-lock.json", "linux-5.8", spins),
+        (
+            "two-devtlb-flushes-global-lock.json",
+            "linux-6.9",
+            "qi_submit_sync",
+        ),
+        ("teardown-holds-device-domain-lock.json", "linux-5.8", spins),
+        (
+            "teardown-holds-device-domain-lock.json",
+            "linux-6.9",
+            "qi_submit_sync",
+        ),
     ] {
+        let l = input::load::<iommufuzz::vtd::model::VtdModel>(
+            &root().join("tests/data/triage").join(file),
+        )
+        .expect("loads");
         let v = r.run(
             &l.scenario,
             variants::by_name(name).expect("variant"),
             l.source(),
         );
         let cpu1 = reports(&v).into_iter().find(|x| x.cpu == Some(1)).cloned();
-        let cpu1 = cpu1.unwrap_or_else(|| panic!("{name}: cpu1 reported: {v:?}"));
-        let func = if spins {
-            "iommu_flush_dev_iotlb"
-        } else {
-            "qi_submit_sync"
-        };
-        assert_eq!(cpu1.func, func, "{name}: {cpu1:?}");
-        assert_eq!(cpu1.cause, "ite-retry-hung", "{name}: {cpu1:?}");
-        assert_eq!(cpu1.class, Class::WatchdogHardLockup, "{name}: {cpu1:?}");
+        let cpu1 = cpu1.unwrap_or_else(|| panic!("{file} on {name}: cpu1 reported: {v:?}"));
+        assert_eq!(cpu1.func, func, "{file} on {name}: {cpu1:?}");
+        assert_eq!(cpu1.cause, "ite-retry-hung", "{file} on {name}: {cpu1:?}");
+        assert_eq!(cpu1.class, Class::WatchdogHardLockup, "{file} on {name}");
     }
+}
+
+/// The legacy teardown (`domain_remove_one_dev_info()` → `iommu_detach_dev()`) disables ATS
+/// and flushes the context cache and the IOTLB globally: it sends the hung endpoint nothing
+/// and returns. Scalable mode's `intel_pasid_tear_down_entry()` sends it a PASID device-TLB
+/// invalidation, retried every ATS timeout (the presence checks of v6.9 and 7.0 do not help a
+/// present endpoint). Each retry restores interrupts for a moment, so 7.0 reports the RCU
+/// stall; on 5.8 the teardown holds `device_domain_lock`, interrupts stay off across the
+/// retries and the NMI watchdog fires first.
+#[test]
+fn the_legacy_teardown_sends_no_device_tlb_invalidation() {
+    let retry = "watchdog-hard-lockup:qi_submit_sync:ite-retry-hung";
+    signatures_per_variant(
+        "teardown-of-a-hung-device.json",
+        &[
+            ("linux-2.6.31", ""),
+            ("linux-3.9", ""),
+            ("linux-5.8", retry),
+            ("linux-7.0", "rcu-stall:qi_submit_sync:ite-retry-hung"),
+        ],
+    );
 }
 
 /// A CPU spinning on `q_lock` waits for whatever keeps the holder inside: here cpu1's 2009

@@ -510,18 +510,34 @@ async fn prq_drain(cx: &Cpu<'_>, dev: u8) {
     qi_submit_sync(cx, &descs, QI_OPT_WAIT_DRAIN).await;
 }
 
-/// Device teardown: PASID-cache (context-cache on legacy kernels), IOTLB, then the device-TLB
-/// flush behind the teardown path's presence check (4fc82cd907ac, 10e60d878139) and TE check.
+/// Device teardown. Legacy kernels (`domain_remove_one_dev_info()` → `iommu_detach_dev()`)
+/// disable ATS and flush the context cache and the IOTLB, globally: no device-TLB
+/// invalidation. Scalable mode (`intel_pasid_tear_down_entry()`): PASID cache, PASID-IOTLB,
+/// then the device-TLB flush behind the teardown path's presence check (4fc82cd907ac,
+/// 10e60d878139) and TE check; until v5.19 `dmar_remove_one_dev_info()` runs all of it under
+/// the global `device_domain_lock` (irqsave).
 async fn teardown(cx: &Cpu<'_>, dev: u8) {
     let v = cx.w().v;
-    let legacy = v.api == Api::Single;
-    let (cc, io, dt) = if legacy {
-        (DescType::Cc, DescType::Iotlb, DescType::DevTlb)
-    } else {
-        (DescType::Pc, DescType::Piotlb, DescType::DevTlbPasid)
-    };
-    qi_submit_sync(cx, &[desc(cc, 0)], 0).await;
-    qi_submit_sync(cx, &[desc(io, 0)], 0).await;
+    if v.api == Api::Single {
+        qi_submit_sync(cx, &[desc(DescType::Cc, 0)], 0).await;
+        qi_submit_sync(cx, &[desc(DescType::Iotlb, 0)], 0).await;
+        return;
+    }
+    if !v.devtlb_global_lock {
+        pasid_tear_down(cx, dev).await;
+        return;
+    }
+    cx.func("dmar_remove_one_dev_info");
+    let flags = cx.spin_lock_irqsave(DEVICE_DOMAIN_LOCK).await;
+    pasid_tear_down(cx, dev).await;
+    cx.spin_unlock_irqrestore(DEVICE_DOMAIN_LOCK, flags).await;
+}
+
+/// `intel_pasid_tear_down_entry()`'s invalidations: PASID cache, PASID-IOTLB, device-TLB.
+async fn pasid_tear_down(cx: &Cpu<'_>, dev: u8) {
+    let v = cx.w().v;
+    qi_submit_sync(cx, &[desc(DescType::Pc, 0)], 0).await;
+    qi_submit_sync(cx, &[desc(DescType::Piotlb, 0)], 0).await;
     cx.func("devtlb_invalidation_with_pasid");
     let skip = match v.caller_check {
         CallerCheck::None => false,
@@ -539,7 +555,7 @@ async fn teardown(cx: &Cpu<'_>, dev: u8) {
         return;
     }
     if devtlb_allowed(cx, dev).await {
-        qi_submit_sync(cx, &[desc(dt, dev)], 0).await;
+        qi_submit_sync(cx, &[desc(DescType::DevTlbPasid, dev)], 0).await;
     }
 }
 

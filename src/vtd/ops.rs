@@ -31,8 +31,9 @@ pub enum Op {
     Flush(Vec<Inv>),
     /// `intel_iommu_drain_pasid_prq()`: count 3 with `QI_OPT_WAIT_DRAIN` (v5.8+).
     PrqDrain(u8),
-    /// Device teardown (`device_block_translation`): context/PASID-cache, IOTLB, then device-TLB
-    /// flush through the teardown path's presence check.
+    /// Device teardown: scalable mode's `intel_pasid_tear_down_entry()` (PASID cache,
+    /// PASID-IOTLB, then the device-TLB flush through the teardown path's presence check; until
+    /// v5.19 under `device_domain_lock`); on the legacy kernels context cache and IOTLB only.
     Teardown(u8),
     /// `intel_iommu_shutdown()`: translation off on every unit.
     Shutdown,
