@@ -743,3 +743,26 @@ fn a_q_lock_spinner_takes_the_holders_cause() {
         )],
     );
 }
+
+/// What a teardown submits, one call each: the legacy kernels' context cache and IOTLB; 5.8's
+/// PASID tear-down (PASID cache, PASID-IOTLB, PASID device-TLB) and context clear (context
+/// cache, IOTLB) under `device_domain_lock`; from 6.0 the PASID tear-down alone.
+#[test]
+fn a_teardown_submits_what_its_kernel_submits() {
+    for (name, calls) in [
+        ("linux-3.9", 2),
+        ("linux-5.8", 5),
+        ("linux-6.9", 3),
+        ("linux-7.0", 3),
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
+            .args(["replay", "--full", "--variant", name])
+            .arg(root().join("tests/data/triage/teardown-submissions.json"))
+            .output()
+            .expect("runs");
+        assert_eq!(o.status.code(), Some(0), "{name}");
+        let text = String::from_utf8_lossy(&o.stdout);
+        let n = text.matches("qi_submit_sync(count=1)").count();
+        assert_eq!(n, calls, "{name}:\n{text}");
+    }
+}

@@ -514,8 +514,9 @@ async fn prq_drain(cx: &Cpu<'_>, dev: u8) {
 /// disable ATS and flush the context cache and the IOTLB, globally: no device-TLB
 /// invalidation. Scalable mode (`intel_pasid_tear_down_entry()`): PASID cache, PASID-IOTLB,
 /// then the device-TLB flush behind the teardown path's presence check (4fc82cd907ac,
-/// 10e60d878139) and TE check; until v5.19 `dmar_remove_one_dev_info()` runs all of it under
-/// the global `device_domain_lock` (irqsave).
+/// 10e60d878139) and TE check. Until v5.19 `dmar_remove_one_dev_info()` runs all of it under
+/// the global `device_domain_lock` (irqsave), then disables ATS and clears the context entry
+/// (`domain_context_clear_one()`: context cache, then the domain's IOTLB) under the same lock.
 async fn teardown(cx: &Cpu<'_>, dev: u8) {
     let v = cx.w().v;
     if v.api == Api::Single {
@@ -530,6 +531,9 @@ async fn teardown(cx: &Cpu<'_>, dev: u8) {
     cx.func("dmar_remove_one_dev_info");
     let flags = cx.spin_lock_irqsave(DEVICE_DOMAIN_LOCK).await;
     pasid_tear_down(cx, dev).await;
+    cx.func("domain_context_clear_one");
+    qi_submit_sync(cx, &[desc(DescType::Cc, 0)], 0).await;
+    qi_submit_sync(cx, &[desc(DescType::Iotlb, 0)], 0).await;
     cx.spin_unlock_irqrestore(DEVICE_DOMAIN_LOCK, flags).await;
 }
 
