@@ -510,11 +510,12 @@ async fn prq_drain(cx: &Cpu<'_>, dev: u8) {
     qi_submit_sync(cx, &descs, QI_OPT_WAIT_DRAIN).await;
 }
 
-/// Device teardown. Legacy kernels (`domain_remove_one_dev_info()` → `iommu_detach_dev()`)
+/// Device teardown (release or blocking the device's translation). Legacy kernels (`domain_remove_one_dev_info()` → `iommu_detach_dev()`)
 /// disable ATS and flush the context cache and the IOTLB, globally: no device-TLB
 /// invalidation. Scalable mode (`intel_pasid_tear_down_entry()`): PASID cache, PASID-IOTLB,
 /// then the device-TLB flush behind the teardown path's presence check (4fc82cd907ac,
-/// 10e60d878139) and TE check. Until v5.19 `dmar_remove_one_dev_info()` runs all of it under
+/// 10e60d878139) and TE check; from v6.9 to v6.14 ATS is disabled before it
+/// (`Variant::teardown_ats_off_first`) and the device-TLB flush sends nothing. Until v5.19 `dmar_remove_one_dev_info()` runs all of it under
 /// the global `device_domain_lock` (irqsave), then disables ATS and clears the context entry
 /// (`domain_context_clear_one()`: context cache, then the domain's IOTLB) under the same lock.
 async fn teardown(cx: &Cpu<'_>, dev: u8) {
@@ -542,6 +543,11 @@ async fn pasid_tear_down(cx: &Cpu<'_>, dev: u8) {
     let v = cx.w().v;
     qi_submit_sync(cx, &[desc(DescType::Pc, 0)], 0).await;
     qi_submit_sync(cx, &[desc(DescType::Piotlb, 0)], 0).await;
+    if v.teardown_ats_off_first {
+        // `device_block_translation()` ran `iommu_disable_pci_caps()` first: with
+        // `ats_enabled` clear, `devtlb_invalidation_with_pasid()` returns at once.
+        return;
+    }
     cx.func("devtlb_invalidation_with_pasid");
     let skip = match v.caller_check {
         CallerCheck::None => false,

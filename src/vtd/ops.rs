@@ -33,7 +33,8 @@ pub enum Op {
     PrqDrain(u8),
     /// Device teardown: scalable mode's `intel_pasid_tear_down_entry()` (PASID cache,
     /// PASID-IOTLB, then the device-TLB flush through the teardown path's presence check; until
-    /// v5.19 under `device_domain_lock`); on the legacy kernels context cache and IOTLB only.
+    /// v5.19 under `device_domain_lock`; v6.9 to v6.14 with ATS already disabled, so no
+    /// device-TLB flush); on the legacy kernels context cache and IOTLB only.
     Teardown(u8),
     /// `intel_iommu_shutdown()`: translation off on every unit.
     Shutdown,

@@ -97,6 +97,10 @@ pub struct Variant {
     /// of all domains serialise; v6.0 (5eaafdf0c055, a349ffcb4daf) made it the domain's own
     /// `domain->lock`.
     pub devtlb_global_lock: bool,
+    /// 81e921fd3216 (v6.9) to 5518f239aff1 (v6.15): release goes through the blocking domain,
+    /// and `device_block_translation()` disables ATS before the PASID tear-down, so the
+    /// teardown's device-TLB flush finds `ats_enabled` clear and sends nothing.
+    pub teardown_ats_off_first: bool,
     /// True for the variant that models current upstream.
     pub upstream: bool,
 }
@@ -117,6 +121,7 @@ const BASE_2009: Variant = Variant {
     counts: Counts::One,
     cache_tag_lock: false,
     devtlb_global_lock: true,
+    teardown_ats_off_first: false,
     upstream: false,
 };
 
@@ -132,6 +137,7 @@ const V6_9: Variant = Variant {
     devtlb_skip_te_off: true,
     caller_check: CallerCheck::Disconnected,
     devtlb_global_lock: false,
+    teardown_ats_off_first: true,
     ..V5_8
 };
 const V6_12: Variant = Variant {
@@ -171,7 +177,7 @@ pub const VARIANTS: &[Variant] = &[
     Variant {
         name: "linux-6.9",
         commits: "80a9b50c0b9e 4fc82cd907ac 6ca69e5841f0",
-        desc: "ITE with an absent device returns -ETIMEDOUT; teardown skips disconnected devices; TE-off devTLB skip",
+        desc: "ITE with an absent device returns -ETIMEDOUT; TE-off devTLB skip; the teardown disables ATS before its flushes",
         ..V6_9
     },
     Variant {
@@ -189,9 +195,10 @@ pub const VARIANTS: &[Variant] = &[
     },
     Variant {
         name: "linux-7.0",
-        commits: "fe89277c9ceb",
+        commits: "fe89277c9ceb 5518f239aff1",
         desc: "ITE walk steps by one over every slot outside [IQH, IQT): every aborted wait is marked",
         ite_walk: IteWalk::Step1,
+        teardown_ats_off_first: false,
         upstream: true,
         ..V6_12
     },
@@ -201,6 +208,7 @@ pub const VARIANTS: &[Variant] = &[
         desc: "7.0 with the teardown paths checking pci_device_is_present() (link down without hot-plug event)",
         ite_walk: IteWalk::Step1,
         caller_check: CallerCheck::Present,
+        teardown_ats_off_first: false,
         ..V6_12
     },
     Variant {
