@@ -769,3 +769,20 @@ fn a_teardown_submits_what_its_kernel_submits() {
         assert_eq!(n, calls, "{name}:\n{text}");
     }
 }
+
+/// A hung endpoint's retry loop, found on linux-7.0-guo by a campaign once lock waiters took
+/// their holder's cause: the healing budget ends while cpu0 spins on `q_lock` held by cpu2, who
+/// waits for queue space between two rounds (the ITE has just dropped every request in flight).
+/// The space is the retry loop's, so the report names the loop, not `queue-full`.
+#[test]
+fn a_space_wait_between_two_retry_rounds_names_the_retry_loop() {
+    let watchdogs = "watchdog-soft-lockup:*:*\nwatchdog-hard-lockup:*:*\nrcu-stall:*:*\n";
+    let v = consequence(
+        "qlock-spinner-behind-space-wait-between-rounds.json",
+        watchdogs,
+        "hard-lockup:qi_submit_sync:ite-retry-hung",
+        "finding-hung-device-retry",
+    );
+    let msg = &v.violation.expect("a violation").msg;
+    assert!(msg.contains("spins on lock 0 held by cpu2"), "{msg}");
+}

@@ -56,10 +56,14 @@ impl Vtd {
         if h.queue_full {
             // Space held by a submission whose device-TLB invalidation is timing out is the
             // accepted ATS wait seen from another CPU.
-            return if ats_stuck {
-                self.retry_loop().unwrap_or("ats-timeout")
-            } else {
-                self.why_queue_full()
+            if ats_stuck {
+                return self.retry_loop().unwrap_or("ats-timeout");
+            }
+            // Between two rounds of a retry loop no request is in flight, but the loop's
+            // submissions still hold the space; a leaked slot is named as such.
+            return match self.why_queue_full() {
+                "queue-full" => self.retry_loop().unwrap_or("queue-full"),
+                other => other,
             };
         }
         let ats = if h.restarts > 0 && retry != "ite-retry" {
