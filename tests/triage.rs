@@ -786,3 +786,30 @@ fn a_space_wait_between_two_retry_rounds_names_the_retry_loop() {
     let msg = &v.violation.expect("a violation").msg;
     assert!(msg.contains("spins on lock 0 held by cpu2"), "{msg}");
 }
+
+/// From c43e1ccdebf2 (v6.13) the PASID tear-down ends with `intel_iommu_drain_pasid_prq()` for
+/// a device with PRI enabled (here: one a program drains). Its device-TLB invalidation has no
+/// presence check: after the tear-down skipped its own flush to the removed dev0, the drain
+/// sends one anyway and waits out the ATS timeout until ITE and -ETIMEDOUT. 6.12 has no drain
+/// in the tear-down: only the program's own drain reaches the endpoint.
+#[test]
+fn a_teardown_drains_a_pri_device_past_its_presence_check() {
+    for (name, sent) in [("linux-7.0-guo", 2), ("linux-7.0", 2), ("linux-6.12", 1)] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
+            .args(["replay", "--full", "--variant", name])
+            .arg(root().join("tests/data/triage/teardown-of-a-removed-pri-device.json"))
+            .output()
+            .expect("runs");
+        assert_eq!(o.status.code(), Some(0), "{name}");
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(text.matches("ATS inv").count(), sent, "{name}:\n{text}");
+        if sent == 2 {
+            let skipped = text.find("devTLB dev0 skipped").expect("presence check");
+            let first = text.find("ATS inv").expect("sent");
+            let drains: Vec<_> = text.match_indices("qi_submit_sync(count=3)").collect();
+            assert_eq!(drains.len(), 2, "{name}");
+            assert!(skipped < drains[0].0 && drains[0].0 < first, "{name}");
+            assert!(first < drains[1].0, "the tear-down's drain sent it: {name}");
+        }
+    }
+}

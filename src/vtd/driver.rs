@@ -538,7 +538,9 @@ async fn teardown(cx: &Cpu<'_>, dev: u8) {
     cx.spin_unlock_irqrestore(DEVICE_DOMAIN_LOCK, flags).await;
 }
 
-/// `intel_pasid_tear_down_entry()`'s invalidations: PASID cache, PASID-IOTLB, device-TLB.
+/// `intel_pasid_tear_down_entry()`'s invalidations: PASID cache, PASID-IOTLB, device-TLB; from
+/// c43e1ccdebf2 then the PRQ drain of a device with PRI enabled, sent whatever the device-TLB
+/// step decided.
 async fn pasid_tear_down(cx: &Cpu<'_>, dev: u8) {
     let v = cx.w().v;
     qi_submit_sync(cx, &[desc(DescType::Pc, 0)], 0).await;
@@ -548,6 +550,16 @@ async fn pasid_tear_down(cx: &Cpu<'_>, dev: u8) {
         // `ats_enabled` clear, `devtlb_invalidation_with_pasid()` returns at once.
         return;
     }
+    devtlb_invalidation_with_pasid(cx, dev).await;
+    if v.teardown_drains_prq && cx.w().pri & (1 << dev) != 0 {
+        cx.func("intel_iommu_drain_pasid_prq");
+        prq_drain(cx, dev).await;
+    }
+}
+
+/// `devtlb_invalidation_with_pasid()`: the caller's presence check, the TE check, the flush.
+async fn devtlb_invalidation_with_pasid(cx: &Cpu<'_>, dev: u8) {
+    let v = cx.w().v;
     cx.func("devtlb_invalidation_with_pasid");
     let skip = match v.caller_check {
         CallerCheck::None => false,

@@ -46,6 +46,7 @@ impl Model for VtdModel {
     fn start(w: &mut Vtd, sc: &Scenario, v: &'static Variant, ncpus: u8) {
         w.reset(v, sc.config, ncpus);
         w.list_events(&sc.faults, &sc.env);
+        w.pri = pri_devices(sc);
     }
 
     fn cpu_main<'a>(cx: Cx<'a, Vtd>, prog: &'a Program) -> impl Future<Output = ()> + 'a {
@@ -67,4 +68,13 @@ impl Model for VtdModel {
     fn parse_step(s: &str) -> Option<Step<Act>> {
         parse_step(s)
     }
+}
+
+/// The devices a program drains the page request queue of: those have PRI enabled.
+fn pri_devices(sc: &Scenario) -> u8 {
+    let ops = sc.cpus.iter().flat_map(|p| p.ops.iter());
+    ops.fold(0, |m, o| match o {
+        super::ops::Op::PrqDrain(d) => m | 1 << d,
+        _ => m,
+    })
 }

@@ -34,7 +34,8 @@ pub enum Op {
     /// Device teardown: scalable mode's `intel_pasid_tear_down_entry()` (PASID cache,
     /// PASID-IOTLB, then the device-TLB flush through the teardown path's presence check; until
     /// v5.19 under `device_domain_lock`; v6.9 to v6.14 with ATS already disabled, so no
-    /// device-TLB flush); on the legacy kernels context cache and IOTLB only.
+    /// device-TLB flush; from v6.13 then the PRQ drain of a device some program drains);
+    /// on the legacy kernels context cache and IOTLB only.
     Teardown(u8),
     /// `intel_iommu_shutdown()`: translation off on every unit.
     Shutdown,

@@ -101,6 +101,10 @@ pub struct Variant {
     /// and `device_block_translation()` disables ATS before the PASID tear-down, so the
     /// teardown's device-TLB flush finds `ats_enabled` clear and sends nothing.
     pub teardown_ats_off_first: bool,
+    /// c43e1ccdebf2 (v6.13): `intel_pasid_tear_down_entry()` ends with
+    /// `intel_iommu_drain_pasid_prq()` for a device with PRI enabled, whose device-TLB
+    /// invalidation has neither the presence nor the TE check of the tear-down's own.
+    pub teardown_drains_prq: bool,
     /// True for the variant that models current upstream.
     pub upstream: bool,
 }
@@ -122,6 +126,7 @@ const BASE_2009: Variant = Variant {
     cache_tag_lock: false,
     devtlb_global_lock: true,
     teardown_ats_off_first: false,
+    teardown_drains_prq: false,
     upstream: false,
 };
 
@@ -176,7 +181,7 @@ pub const VARIANTS: &[Variant] = &[
     },
     Variant {
         name: "linux-6.9",
-        commits: "80a9b50c0b9e 4fc82cd907ac 6ca69e5841f0",
+        commits: "80a9b50c0b9e 4fc82cd907ac 6ca69e5841f0 81e921fd3216",
         desc: "ITE with an absent device returns -ETIMEDOUT; TE-off devTLB skip; the teardown disables ATS before its flushes",
         ..V6_9
     },
@@ -195,10 +200,11 @@ pub const VARIANTS: &[Variant] = &[
     },
     Variant {
         name: "linux-7.0",
-        commits: "fe89277c9ceb 5518f239aff1",
+        commits: "fe89277c9ceb 5518f239aff1 c43e1ccdebf2",
         desc: "ITE walk steps by one over every slot outside [IQH, IQT): every aborted wait is marked",
         ite_walk: IteWalk::Step1,
         teardown_ats_off_first: false,
+        teardown_drains_prq: true,
         upstream: true,
         ..V6_12
     },
@@ -209,6 +215,7 @@ pub const VARIANTS: &[Variant] = &[
         ite_walk: IteWalk::Step1,
         caller_check: CallerCheck::Present,
         teardown_ats_off_first: false,
+        teardown_drains_prq: true,
         ..V6_12
     },
     Variant {

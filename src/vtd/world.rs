@@ -221,6 +221,9 @@ pub struct Vtd {
     pub v: &'static Variant,
     /// Configuration.
     pub cfg: Config,
+    /// Devices with PRI enabled (bit per device): those a program drains the page request
+    /// queue of (`intel_iommu_drain_pasid_prq()` returns at once for any other).
+    pub pri: u8,
     /// Ghost: submission owning each slot (0 = none).
     pub owner: [u16; MAX_L],
     /// Ghost: submissions, index = id (0 unused).
@@ -316,6 +319,7 @@ impl Vtd {
             },
             v,
             cfg,
+            pri: 0,
             owner: [0; MAX_L],
             subs: Vec::with_capacity(64),
             trace: Trace::new(1 << 16),
