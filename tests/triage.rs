@@ -54,12 +54,26 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Loads a VT-d reproducer of tests/data/triage.
+fn load(file: &str) -> input::Loaded<iommufuzz::vtd::model::VtdModel> {
+    input::load(&root().join("tests/data/triage").join(file)).expect("loads")
+}
+
+/// `iommufuzz replay --full --variant VARIANT` of a reproducer of tests/data/triage, which must
+/// pass: its whole timeline.
+fn replay_full(file: &str, variant: &str) -> String {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
+        .args(["replay", "--full", "--variant", variant])
+        .arg(root().join("tests/data/triage").join(file))
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{file} on {variant}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// Replays a VT-d reproducer of tests/data/triage on linux-7.0 with `sup` (built-in ones too).
 fn replay(file: &str, sup: &str) -> Verdict {
-    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
-        &root().join("tests/data/triage").join(file),
-    )
-    .expect("loads");
+    let l = load(file);
     let mut r = Runner::default();
     let text = format!("{}{sup}", iommufuzz::DEFAULT_SUPPRESSIONS);
     r.sup = Suppressions::parse(&text).expect("suppressions parse");
@@ -128,10 +142,7 @@ fn consequence(file: &str, sup: &str, sig: &str, finding: &str) -> Verdict {
 
 #[test]
 fn the_full_engine_reproducer_fetches_eagerly() {
-    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
-        &root().join("tests/data/triage/step1-walk-wait-behind-full-engine.json"),
-    )
-    .expect("loads");
+    let l = load("step1-walk-wait-behind-full-engine.json");
     assert!(l.scenario.config.eager_fetch, "reached without lazy fetch");
 }
 
@@ -220,10 +231,7 @@ fn healing_budget_counts_from_the_latest_return() {
         "ends at {} ns",
         v.end_time
     );
-    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
-        &root().join("tests/data/triage/linkdown-timeouts-past-budget.json"),
-    )
-    .expect("loads");
+    let l = load("linkdown-timeouts-past-budget.json");
     let mut r = Runner::default();
     r.sup = Suppressions::parse(&format!("{}{sup}", iommufuzz::DEFAULT_SUPPRESSIONS)).unwrap();
     r.limits.heal_budget = 30 * iommufuzz::sim::clock::SEC;
@@ -498,10 +506,7 @@ fn budget_blames_the_endless_retry_not_the_cpu_waiting_for_space() {
 /// Replays a VT-d reproducer of tests/data/triage on each variant of `want` (no suppressions)
 /// and checks the signature it stops on ("" for a pass).
 fn signatures_per_variant(file: &str, want: &[(&str, &str)]) {
-    let l = input::load::<iommufuzz::vtd::model::VtdModel>(
-        &root().join("tests/data/triage").join(file),
-    )
-    .expect("loads");
+    let l = load(file);
     let mut r = Runner::default();
     for (name, sig) in want {
         let var = variants::by_name(name).expect("variant");
@@ -692,10 +697,7 @@ fn device_tlb_flushes_serialise_on_device_domain_lock_before_6_0() {
             "qi_submit_sync",
         ),
     ] {
-        let l = input::load::<iommufuzz::vtd::model::VtdModel>(
-            &root().join("tests/data/triage").join(file),
-        )
-        .expect("loads");
+        let l = load(file);
         let v = r.run(
             &l.scenario,
             variants::by_name(name).expect("variant"),
@@ -758,13 +760,7 @@ fn a_teardown_submits_what_its_kernel_submits() {
         ("linux-6.12", 2),
         ("linux-7.0", 3),
     ] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
-            .args(["replay", "--full", "--variant", name])
-            .arg(root().join("tests/data/triage/teardown-submissions.json"))
-            .output()
-            .expect("runs");
-        assert_eq!(o.status.code(), Some(0), "{name}");
-        let text = String::from_utf8_lossy(&o.stdout);
+        let text = replay_full("teardown-submissions.json", name);
         let n = text.matches("qi_submit_sync(count=1)").count();
         assert_eq!(n, calls, "{name}:\n{text}");
     }
@@ -795,13 +791,7 @@ fn a_space_wait_between_two_retry_rounds_names_the_retry_loop() {
 #[test]
 fn a_teardown_drains_a_pri_device_past_its_presence_check() {
     for (name, sent) in [("linux-7.0-guo", 2), ("linux-7.0", 2), ("linux-6.12", 1)] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_iommufuzz"))
-            .args(["replay", "--full", "--variant", name])
-            .arg(root().join("tests/data/triage/teardown-of-a-removed-pri-device.json"))
-            .output()
-            .expect("runs");
-        assert_eq!(o.status.code(), Some(0), "{name}");
-        let text = String::from_utf8_lossy(&o.stdout);
+        let text = replay_full("teardown-of-a-removed-pri-device.json", name);
         assert_eq!(text.matches("ATS inv").count(), sent, "{name}:\n{text}");
         if sent == 2 {
             let skipped = text.find("devTLB dev0 skipped").expect("presence check");

@@ -13,7 +13,7 @@ impl Vtd {
         self.why_at(cpu, self.m.ncpus)
     }
 
-    /// `why`, following spinlock holders at most `hops` times.
+    /// `why`, following spinlock holders and the CPUs a suspend waits for at most `hops` times.
     fn why_at(&self, cpu: u8, hops: u8) -> &'static str {
         let c = &self.m.cpus[cpu as usize];
         if c.run == Run::Hung {
@@ -32,8 +32,8 @@ impl Vtd {
             let busy = (0..self.m.ncpus).find(|&o| {
                 o != cpu && matches!(self.m.cpus[o as usize].run, Run::Running | Run::Hung)
             });
-            if let Some(o) = busy.filter(|&o| !self.hist[o as usize].offline_wait) {
-                return self.why(o);
+            if let Some(o) = busy.filter(|&o| !self.hist[o as usize].offline_wait && hops > 0) {
+                return self.why_at(o, hops - 1);
             }
         }
         let ats_stuck = self.hw.inflight().iter().any(|f| {

@@ -439,8 +439,7 @@ async fn dev_loop_end(cx: &Cpu<'_>, global: bool, flags: bool) {
 /// `qi_batch_add_*` + `qi_batch_flush_descs()`; from the cache tags (v6.10) all of it under
 /// `domain->cache_lock` (irqsave), each CPU's flush on a domain of its own (the lock that
 /// serialises two flushes of one domain is not modelled; the global `device_domain_lock` of
-/// older kernels is). With `any_count`
-/// the whole list is one call, as the API allows.
+/// older kernels is). With `any_count` the whole list is one call, as the API allows.
 async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
     let (v, any, l) = {
         let w = cx.w();
@@ -510,14 +509,16 @@ async fn prq_drain(cx: &Cpu<'_>, dev: u8) {
     qi_submit_sync(cx, &descs, QI_OPT_WAIT_DRAIN).await;
 }
 
-/// Device teardown (release or blocking the device's translation). Legacy kernels (`domain_remove_one_dev_info()` → `iommu_detach_dev()`)
-/// disable ATS and flush the context cache and the IOTLB, globally: no device-TLB
-/// invalidation. Scalable mode (`intel_pasid_tear_down_entry()`): PASID cache, PASID-IOTLB,
-/// then the device-TLB flush behind the teardown path's presence check (4fc82cd907ac,
-/// 10e60d878139) and TE check; from v6.9 to v6.14 ATS is disabled before it
-/// (`Variant::teardown_ats_off_first`) and the device-TLB flush sends nothing. Until v5.19 `dmar_remove_one_dev_info()` runs all of it under
-/// the global `device_domain_lock` (irqsave), then disables ATS and clears the context entry
-/// (`domain_context_clear_one()`: context cache, then the domain's IOTLB) under the same lock.
+/// Device teardown (release, or blocking the device's translation).
+/// - Legacy kernels (`domain_remove_one_dev_info()` → `iommu_detach_dev()`) disable ATS and
+///   flush the context cache and the IOTLB, globally: no device-TLB invalidation.
+/// - Scalable mode (`intel_pasid_tear_down_entry()`): PASID cache, PASID-IOTLB, then the
+///   device-TLB flush behind the teardown path's presence check (4fc82cd907ac, 10e60d878139)
+///   and TE check; from v6.9 to v6.14 ATS is disabled before it
+///   (`Variant::teardown_ats_off_first`) and the flush sends nothing.
+/// - Until v5.19 `dmar_remove_one_dev_info()` runs all of it under the global
+///   `device_domain_lock` (irqsave), then disables ATS and clears the context entry
+///   (`domain_context_clear_one()`: context cache, then the domain's IOTLB) under the same lock.
 async fn teardown(cx: &Cpu<'_>, dev: u8) {
     let v = cx.w().v;
     if v.api == Api::Single {
