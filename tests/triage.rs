@@ -33,11 +33,12 @@ const VTD_VICTIMS: &[(&str, &str, &str)] = &[
         "watchdog-soft-lockup:qi_submit_sync:ite-retry-hung",
         "finding-hung-device-retry",
     ),
-    // Fetching as eagerly as the engine allows (`eager_fetch`): device-TLB invalidations to an
-    // endpoint that does not answer fill its 32 in-flight entries, a 16-descriptor batch's wait
-    // stays unfetched until the timeout, the walk misses it and it completes afterwards.
+    // Fetching as eagerly as the engine allows (`eager_fetch`): an IQE's early return leaves a
+    // device-TLB invalidation to a removed endpoint in flight, and its timeout strikes just after
+    // the PRQ drain queued its wait, unfetched yet; the walk misses it and it completes after the
+    // drain's own device-TLB invalidation timed out.
     (
-        "step1-walk-wait-behind-full-engine.json",
+        "step1-walk-unfetched-drain-wait.json",
         "false-success:qi_submit_sync:ite-timed-out",
         "finding-step1-walk-unfetched-wait",
     ),
@@ -141,8 +142,8 @@ fn consequence(file: &str, sup: &str, sig: &str, finding: &str) -> Verdict {
 }
 
 #[test]
-fn the_full_engine_reproducer_fetches_eagerly() {
-    let l = load("step1-walk-wait-behind-full-engine.json");
+fn the_unfetched_wait_reproducer_fetches_eagerly() {
+    let l = load("step1-walk-unfetched-drain-wait.json");
     assert!(l.scenario.config.eager_fetch, "reached without lazy fetch");
 }
 
@@ -672,30 +673,39 @@ fn a_device_tlb_flush_keeps_interrupts_off_across_its_retries() {
 
 /// Until v6.0 `iommu_flush_dev_iotlb()` ran its device loop, and `dmar_remove_one_dev_info()`
 /// the whole teardown, under the one global `device_domain_lock` (irqsave): while cpu0's
-/// device-TLB flush retries against a hung endpoint, cpu1's flush of another domain spins on
-/// that lock with interrupts off and never reaches the queue, and its report names what the
-/// holder waits for. From v6.0 the lock is the domain's own, so cpu1 submits and retries too
-/// (behind a teardown on 7.0: on 6.9 to 6.14 the teardown sends the endpoint nothing).
+/// device-TLB flush retries against a hung endpoint, cpu1's flush spins on that lock with
+/// interrupts off and never reaches the queue, and its report names what the holder waits for.
+/// From v6.0 the lock is the domain's own (`domain->lock`; from v6.10 `domain->cache_lock`
+/// across the whole flush): cpu1 still spins when it flushes the same device, so the same
+/// domain, but a flush of another domain submits and retries too (behind a teardown on 7.0:
+/// on 6.9 to 6.14 the teardown sends the endpoint nothing).
 #[test]
 fn device_tlb_flushes_serialise_on_device_domain_lock_before_6_0() {
     let mut r = Runner::default();
     r.sup = Suppressions::parse("watchdog-hard-lockup:qi_submit_sync:ite-retry-hung\n")
         .expect("suppressions parse");
-    let spins = "iommu_flush_dev_iotlb";
+    let (one, two) = (
+        "two-devtlb-flushes-global-lock.json",
+        "two-devtlb-flushes-two-domains.json",
+    );
+    let (loop_, tags, q) = (
+        "iommu_flush_dev_iotlb",
+        "cache_tag_flush_range",
+        "qi_submit_sync",
+    );
     for (file, name, func) in [
-        ("two-devtlb-flushes-global-lock.json", "linux-2.6.31", spins),
-        ("two-devtlb-flushes-global-lock.json", "linux-5.8", spins),
-        (
-            "two-devtlb-flushes-global-lock.json",
-            "linux-6.9",
-            "qi_submit_sync",
-        ),
-        ("teardown-holds-device-domain-lock.json", "linux-5.8", spins),
-        (
-            "teardown-holds-device-domain-lock.json",
-            "linux-7.0",
-            "qi_submit_sync",
-        ),
+        (one, "linux-2.6.31", loop_),
+        (two, "linux-2.6.31", loop_),
+        (one, "linux-5.8", loop_),
+        (two, "linux-5.8", loop_),
+        (one, "linux-6.9", loop_),
+        (two, "linux-6.9", q),
+        (one, "linux-6.11", tags),
+        (two, "linux-6.11", q),
+        (one, "linux-7.0", tags),
+        (two, "linux-7.0", q),
+        ("teardown-holds-device-domain-lock.json", "linux-5.8", loop_),
+        ("teardown-holds-device-domain-lock.json", "linux-7.0", q),
     ] {
         let l = load(file);
         let v = r.run(

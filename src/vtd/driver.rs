@@ -7,7 +7,7 @@
 use super::hw::{fsts, Desc, DescType, Tag};
 use super::ops::{Inv, Op, Program};
 use super::variants::{Api, CallerCheck, Counts, IteWalk, Reclaim};
-use super::world::{st, Ev, Vtd, DEVICE_DOMAIN_LOCK, Q_LOCK, REGISTER_LOCK};
+use super::world::{st, Ev, Vtd, DEVICE_DOMAIN_LOCK, DOMAIN_LOCK, Q_LOCK, REGISTER_LOCK};
 use crate::sim::clock::{Site, Time, SEC};
 use crate::sim::cpu::{Cx, Run};
 use crate::sim::trace::Actor;
@@ -415,41 +415,77 @@ async fn devtlb_allowed(cx: &Cpu<'_>, dev: u8) -> bool {
     false
 }
 
-/// Enters `iommu_flush_dev_iotlb()`'s device loop: interrupts off, under the global
-/// `device_domain_lock` on the kernels that had one. Returns the saved interrupt state.
-async fn dev_loop_begin(cx: &Cpu<'_>, global: bool) -> bool {
+/// The lock a range flush of `invs` holds on the kernels with a per-domain one: that of the
+/// domain whose devices' TLBs it invalidates (`Vtd::domain`), or none for a flush that names no
+/// device: a domain with no ATS device, which no other CPU's flush names either.
+fn domain_lock(w: &Vtd, invs: &[Inv]) -> Option<u8> {
+    invs.iter().find_map(|i| match i {
+        Inv::DevTlb(d) => Some(DOMAIN_LOCK + w.domain[*d as usize]),
+        _ => None,
+    })
+}
+
+/// Enters `iommu_flush_dev_iotlb()`'s device loop with interrupts off: under the global
+/// `device_domain_lock` before v6.0 (`global`), under the domain's `domain->lock` from v6.0
+/// (5eaafdf0c055) when the flush names the domain's devices. Returns the saved interrupt state.
+async fn dev_loop_begin(cx: &Cpu<'_>, global: bool, dom: Option<u8>) -> bool {
     cx.func("iommu_flush_dev_iotlb");
-    if global {
-        cx.spin_lock_irqsave(DEVICE_DOMAIN_LOCK).await
-    } else {
-        cx.irq_save()
+    match (global, dom) {
+        (true, _) => cx.spin_lock_irqsave(DEVICE_DOMAIN_LOCK).await,
+        (false, Some(l)) => cx.spin_lock_irqsave(l).await,
+        (false, None) => cx.irq_save(),
     }
 }
 
 /// Leaves the device loop `dev_loop_begin` entered.
-async fn dev_loop_end(cx: &Cpu<'_>, global: bool, flags: bool) {
-    if global {
-        cx.spin_unlock_irqrestore(DEVICE_DOMAIN_LOCK, flags).await;
-    } else {
-        cx.irq_restore(flags).await;
+async fn dev_loop_end(cx: &Cpu<'_>, global: bool, dom: Option<u8>, flags: bool) {
+    match (global, dom) {
+        (true, _) => cx.spin_unlock_irqrestore(DEVICE_DOMAIN_LOCK, flags).await,
+        (false, Some(l)) => cx.spin_unlock_irqrestore(l, flags).await,
+        (false, None) => cx.irq_restore(flags).await,
+    }
+}
+
+/// Enters the whole-flush section of the batched or cache-tag kernels with interrupts off:
+/// from v6.10 `cache_tag_flush_range()` holds `domain->cache_lock` across it (`cache`) when
+/// the flush names the domain's devices. Returns the saved interrupt state.
+async fn flush_begin(cx: &Cpu<'_>, cache: bool, dom: Option<u8>) -> bool {
+    match dom.filter(|_| cache) {
+        Some(l) => {
+            cx.func("cache_tag_flush_range");
+            cx.spin_lock_irqsave(l).await
+        }
+        None => cx.irq_save(),
+    }
+}
+
+/// Leaves the section `flush_begin` entered.
+async fn flush_end(cx: &Cpu<'_>, cache: bool, dom: Option<u8>, flags: bool) {
+    match dom.filter(|_| cache) {
+        Some(l) => cx.spin_unlock_irqrestore(l, flags).await,
+        None => cx.irq_restore(flags).await,
     }
 }
 
 /// Range invalidation: one call per invalidation before batching (705c1cdf1e73), then
 /// `qi_batch_add_*` + `qi_batch_flush_descs()`; from the cache tags (v6.10) all of it under
-/// `domain->cache_lock` (irqsave), each CPU's flush on a domain of its own (the lock that
-/// serialises two flushes of one domain is not modelled; the global `device_domain_lock` of
-/// older kernels is). With `any_count` the whole list is one call, as the API allows.
+/// `domain->cache_lock` (irqsave). Two CPUs flushing one domain (`domain_lock`) serialise on
+/// its lock; before v6.0 every device-TLB loop takes the global `device_domain_lock`. With
+/// `any_count` the whole list is one call, as the API allows.
 async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
-    let (v, any, l) = {
+    let (v, any, l, dom) = {
         let w = cx.w();
-        (w.v, w.cfg.any_count, w.qlen() as usize)
+        (w.v, w.cfg.any_count, w.qlen() as usize, domain_lock(&w, invs))
     };
     let mut batch = [Desc::EMPTY; QI_MAX_BATCHED_DESC_COUNT];
     let mut n = 0;
     let batched = v.api == Api::Multi && (any || v.counts == Counts::Batched);
     let locked = batched || v.cache_tag_lock;
-    let flags = if locked { cx.irq_save() } else { false };
+    let flags = if locked {
+        flush_begin(cx, v.cache_tag_lock, dom).await
+    } else {
+        false
+    };
     // Before the cache tags, the device-TLB flushes of a range are `iommu_flush_dev_iotlb()`'s
     // loop over the domain's devices under an irqsave spinlock (`device_domain_lock`, later the
     // domain's own `domain->lock`): interrupts stay off across a run of them.
@@ -458,9 +494,9 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
         let d = inv_desc(i);
         let in_loop = !locked && d.ty == DescType::DevTlb;
         match (in_loop, dev_loop) {
-            (true, None) => dev_loop = Some(dev_loop_begin(cx, v.devtlb_global_lock).await),
+            (true, None) => dev_loop = Some(dev_loop_begin(cx, v.devtlb_global_lock, dom).await),
             (false, Some(f)) => {
-                dev_loop_end(cx, v.devtlb_global_lock, f).await;
+                dev_loop_end(cx, v.devtlb_global_lock, dom, f).await;
                 dev_loop = None;
             }
             _ => {}
@@ -483,10 +519,10 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
         qi_submit_sync(cx, &batch[..n], 0).await;
     }
     if let Some(f) = dev_loop {
-        dev_loop_end(cx, v.devtlb_global_lock, f).await;
+        dev_loop_end(cx, v.devtlb_global_lock, dom, f).await;
     }
     if locked {
-        cx.irq_restore(flags).await;
+        flush_end(cx, v.cache_tag_lock, dom, flags).await;
     }
 }
 

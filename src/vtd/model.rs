@@ -1,7 +1,8 @@
 //! The VT-d model as the shared runner and campaign tools see it.
 
 use super::label::{parse_step, step_label, Act};
-use super::ops::{Config, EnvEvent, Fault, Op, Program};
+use super::hw::MAX_DEVS;
+use super::ops::{Config, EnvEvent, Fault, Inv, Op, Program};
 use super::scenario::{self, Scenario};
 use super::variants::{Variant, VARIANTS};
 use super::world::Vtd;
@@ -47,6 +48,7 @@ impl Model for VtdModel {
         w.reset(v, sc.config, ncpus);
         w.list_events(&sc.faults, &sc.env);
         w.pri = pri_devices(sc);
+        w.domain = domains(sc);
     }
 
     fn cpu_main<'a>(cx: Cx<'a, Vtd>, prog: &'a Program) -> impl Future<Output = ()> + 'a {
@@ -77,4 +79,74 @@ fn pri_devices(sc: &Scenario) -> u8 {
         super::ops::Op::PrqDrain(d) => m | 1 << d,
         _ => m,
     })
+}
+
+/// Which domain each device's DMA translation is attached to, named by its lowest device. A
+/// device's RID translation belongs to exactly one domain, and a range flush invalidates the
+/// device TLBs of that domain's devices: the devices one flush invalidates without PASID share
+/// a domain, and so do, transitively, the flushes naming any of them. A PASID device-TLB
+/// invalidation names no domain (a device may have several PASID domains).
+fn domains(sc: &Scenario) -> [u8; MAX_DEVS] {
+    let mut dom: [u8; MAX_DEVS] = std::array::from_fn(|d| d as u8);
+    let flushes = sc.cpus.iter().flat_map(|p| p.ops.iter()).filter_map(|o| match o {
+        Op::Flush(invs) => Some(invs),
+        _ => None,
+    });
+    for invs in flushes {
+        // The classes of this flush's devices merge into one, named by the lowest label: each
+        // label is its class's lowest device, so the merged label is the lowest of the union.
+        let mut labels = 0u8;
+        for i in invs {
+            if let Inv::DevTlb(d) = i {
+                labels |= 1 << dom[*d as usize];
+            }
+        }
+        if labels.count_ones() < 2 {
+            continue;
+        }
+        let low = labels.trailing_zeros() as u8;
+        for l in dom.iter_mut() {
+            if labels & (1 << *l) != 0 {
+                *l = low;
+            }
+        }
+    }
+    debug_assert!(dom.iter().enumerate().all(|(d, &l)| l as usize <= d && dom[l as usize] == l));
+    dom
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flushes(cpus: Vec<Vec<Vec<Inv>>>) -> Scenario {
+        let cpus = cpus
+            .into_iter()
+            .map(|p| p.into_iter().map(Op::Flush).collect())
+            .collect();
+        Scenario::of(Config::default(), cpus, vec![], vec![])
+    }
+
+    #[test]
+    fn devices_one_flush_names_share_a_domain_transitively() {
+        use Inv::{DevTlb, DevTlbPasid, Iotlb};
+        // Apart: nothing names two devices, and a PASID invalidation names no domain.
+        let apart = flushes(vec![
+            vec![vec![DevTlb(0), Iotlb], vec![DevTlb(3), DevTlbPasid(1)]],
+            vec![vec![DevTlb(1), DevTlbPasid(2)]],
+        ]);
+        assert_eq!(domains(&apart), [0, 1, 2, 3]);
+        // 3 with 2 (one CPU), then 2 with 1 (another): 1, 2, 3 are one domain, named 1.
+        let chained = flushes(vec![
+            vec![vec![DevTlb(3), DevTlb(2)]],
+            vec![vec![Iotlb], vec![DevTlb(2), DevTlb(1)]],
+        ]);
+        assert_eq!(domains(&chained), [0, 1, 1, 1]);
+        // Merging two classes that were named apart renames every member.
+        let merged = flushes(vec![
+            vec![vec![DevTlb(2), DevTlb(3)], vec![DevTlb(0), DevTlb(1)]],
+            vec![vec![DevTlb(3), DevTlb(1)]],
+        ]);
+        assert_eq!(domains(&merged), [0, 0, 0, 0]);
+    }
 }

@@ -117,7 +117,11 @@ pub fn specs() -> Vec<Spec<VtdModel>> {
     add("fault-ite", two(vec![Fault::Ite(0)], vec![]), "fault:ite");
     add("fault-iqe", two(vec![Fault::Iqe], vec![]), "fault:iqe");
     add("fault-ice", two(vec![Fault::Ice(1)], vec![]), "fault:ice");
-    add("env-hang", two(vec![], vec![EnvEvent::Hang(0)]), "env:hang");
+    add(
+        "env-hang",
+        two(vec![], vec![EnvEvent::Hang(0), EnvEvent::Recover(0)]),
+        "env:hang",
+    );
     add(
         "env-recover",
         two(vec![], vec![EnvEvent::Hang(1), EnvEvent::Recover(1)]),

@@ -8,7 +8,8 @@ use super::variants::Variant;
 use crate::oracle::{Class, Violation};
 use crate::sim::choice::Step;
 use crate::sim::clock::{Time, MS};
-use crate::sim::cpu::{HasMachine, Machine};
+use crate::sim::clock::Site;
+use crate::sim::cpu::{HasMachine, Machine, NO_OWNER};
 use crate::sim::executor::World;
 use crate::sim::scenario::{fill, offers};
 use crate::sim::trace::{Actor, Trace};
@@ -31,6 +32,11 @@ pub const Q_LOCK: u8 = 0;
 pub const REGISTER_LOCK: u8 = 1;
 /// `device_domain_lock` (before v6.0; see `Variant::devtlb_global_lock`).
 pub const DEVICE_DOMAIN_LOCK: u8 = 2;
+/// The first per-domain lock: `domain->lock` (v6.0 to v6.9) or `domain->cache_lock` (v6.10+)
+/// of domain k is `DOMAIN_LOCK + k`, a domain being named by its lowest device
+/// (see [`Vtd::domain`]).
+pub const DOMAIN_LOCK: u8 = 3;
+const _: () = assert!(DOMAIN_LOCK as usize + hw::MAX_DEVS <= crate::sim::MAX_LOCKS);
 /// Most faults and environment events a scenario lists.
 pub const MAX_EVENTS: usize = 4;
 /// Most `qi_submit_sync` calls a run tracks.
@@ -224,6 +230,9 @@ pub struct Vtd {
     /// Devices with PRI enabled (bit per device): those a program drains the page request
     /// queue of (`intel_iommu_drain_pasid_prq()` returns at once for any other).
     pub pri: u8,
+    /// Per device, the domain its DMA (RID) translation is attached to, named by the domain's
+    /// lowest device: the devices one range flush invalidates the device TLBs of.
+    pub domain: [u8; hw::MAX_DEVS],
     /// Ghost: submission owning each slot (0 = none).
     pub owner: [u16; MAX_L],
     /// Ghost: submissions, index = id (0 unused).
@@ -320,6 +329,7 @@ impl Vtd {
             v,
             cfg,
             pri: 0,
+            domain: std::array::from_fn(|d| d as u8),
             owner: [0; MAX_L],
             subs: Vec::with_capacity(64),
             trace: Trace::new(1 << 16),
@@ -381,6 +391,7 @@ impl Vtd {
         self.suspend = Suspend::default();
         self.iqe_cleared_by_irq = false;
         self.ats_timeouts = [0; hw::MAX_DEVS];
+        self.domain = std::array::from_fn(|d| d as u8);
         self.checked_version = u64::MAX;
     }
 
@@ -680,12 +691,41 @@ impl Vtd {
             }
         }
         for c in 0..self.m.ncpus as usize {
-            if self.subs.iter().any(|x| x.live && x.cpu as usize == c) {
+            if self.in_call(c) {
                 self.hist[c].waited_ats |= waited;
                 self.hist[c].op_waited_ats |= waited;
                 self.hist[c].ite_dev = Some(dev);
+            } else if self.spins_behind_call(c) {
+                // Spinning on a lock (`domain->cache_lock`, `device_domain_lock`) whose holder
+                // waited the timeout out: the spinner's operation spent that time too.
+                self.hist[c].op_waited_ats |= waited;
             }
         }
+    }
+
+    /// True while CPU `c` is inside `qi_submit_sync`.
+    fn in_call(&self, c: usize) -> bool {
+        self.subs.iter().any(|x| x.live && x.cpu as usize == c)
+    }
+
+    /// True when CPU `c` spins on a spinlock whose holder (or its holder's, and so on) is inside
+    /// `qi_submit_sync`.
+    fn spins_behind_call(&self, c: usize) -> bool {
+        let mut at = c;
+        for _ in 0..self.m.ncpus {
+            let Site::Lock(l) = self.m.cpus[at].site else {
+                return false;
+            };
+            let holder = self.m.locks[l as usize];
+            if holder == NO_OWNER || holder as usize == at {
+                return false;
+            }
+            at = holder as usize;
+            if self.in_call(at) {
+                return true;
+            }
+        }
+        false
     }
 
     fn inject(&mut self, f: Fault) {
