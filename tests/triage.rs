@@ -757,6 +757,27 @@ fn a_q_lock_spinner_takes_the_holders_cause() {
     );
 }
 
+/// When the healing budget runs out, a CPU spinning on a spinlock another CPU holds is only
+/// that CPU's victim: the report names the holder. Here cpu0 spins on `q_lock` while cpu1,
+/// holding it in `qi_check_fault()`, goes on retrying against a removed endpoint (linux-5.8,
+/// before the presence check); cpu0 used to be named, spinning in `qi_submit_sync`.
+#[test]
+fn a_lock_spinner_is_reported_after_the_holder() {
+    signatures_per_variant(
+        "qlock-spinner-after-holder.json",
+        &[("linux-5.8", "hard-lockup:qi_check_fault:ite-retry-absent")],
+    );
+    let l = load("qlock-spinner-after-holder.json");
+    let v = Runner::default().run(
+        &l.scenario,
+        variants::by_name("linux-5.8").expect("variant"),
+        l.source(),
+    );
+    let x = v.violation.expect("the budget runs out");
+    assert_eq!(x.cpu, Some(1), "{x:?}");
+    assert!(x.msg.contains("holding lock 0"), "{}", x.msg);
+}
+
 /// What a teardown submits, one call each: the legacy kernels' context cache and IOTLB; 5.8's
 /// PASID tear-down (PASID cache, PASID-IOTLB, PASID device-TLB) and context clear (context
 /// cache, IOTLB) under `device_domain_lock`; 6.9 to 6.14 the PASID tear-down with ATS already

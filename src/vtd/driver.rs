@@ -475,7 +475,12 @@ async fn flush_end(cx: &Cpu<'_>, cache: bool, dom: Option<u8>, flags: bool) {
 async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
     let (v, any, l, dom) = {
         let w = cx.w();
-        (w.v, w.cfg.any_count, w.qlen() as usize, domain_lock(&w, invs))
+        (
+            w.v,
+            w.cfg.any_count,
+            w.qlen() as usize,
+            domain_lock(&w, invs),
+        )
     };
     let mut batch = [Desc::EMPTY; QI_MAX_BATCHED_DESC_COUNT];
     let mut n = 0;

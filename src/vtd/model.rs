@@ -1,7 +1,7 @@
 //! The VT-d model as the shared runner and campaign tools see it.
 
-use super::label::{parse_step, step_label, Act};
 use super::hw::MAX_DEVS;
+use super::label::{parse_step, step_label, Act};
 use super::ops::{Config, EnvEvent, Fault, Inv, Op, Program};
 use super::scenario::{self, Scenario};
 use super::variants::{Variant, VARIANTS};
@@ -88,10 +88,14 @@ fn pri_devices(sc: &Scenario) -> u8 {
 /// invalidation names no domain (a device may have several PASID domains).
 fn domains(sc: &Scenario) -> [u8; MAX_DEVS] {
     let mut dom: [u8; MAX_DEVS] = std::array::from_fn(|d| d as u8);
-    let flushes = sc.cpus.iter().flat_map(|p| p.ops.iter()).filter_map(|o| match o {
-        Op::Flush(invs) => Some(invs),
-        _ => None,
-    });
+    let flushes = sc
+        .cpus
+        .iter()
+        .flat_map(|p| p.ops.iter())
+        .filter_map(|o| match o {
+            Op::Flush(invs) => Some(invs),
+            _ => None,
+        });
     for invs in flushes {
         // The classes of this flush's devices merge into one, named by the lowest label: each
         // label is its class's lowest device, so the merged label is the lowest of the union.
@@ -111,7 +115,10 @@ fn domains(sc: &Scenario) -> [u8; MAX_DEVS] {
             }
         }
     }
-    debug_assert!(dom.iter().enumerate().all(|(d, &l)| l as usize <= d && dom[l as usize] == l));
+    debug_assert!(dom
+        .iter()
+        .enumerate()
+        .all(|(d, &l)| l as usize <= d && dom[l as usize] == l));
     dom
 }
 

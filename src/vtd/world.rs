@@ -7,8 +7,8 @@ use super::ops::{Config, EnvEvent, Fault};
 use super::variants::Variant;
 use crate::oracle::{Class, Violation};
 use crate::sim::choice::Step;
-use crate::sim::clock::{Time, MS};
 use crate::sim::clock::Site;
+use crate::sim::clock::{Time, MS};
 use crate::sim::cpu::{HasMachine, Machine, NO_OWNER};
 use crate::sim::executor::World;
 use crate::sim::scenario::{fill, offers};
@@ -708,21 +708,24 @@ impl Vtd {
         self.subs.iter().any(|x| x.live && x.cpu as usize == c)
     }
 
+    /// The CPU holding the spinlock CPU `c` spins on, if another CPU holds it.
+    fn lock_holder(&self, c: usize) -> Option<usize> {
+        let Site::Lock(l) = self.m.cpus[c].site else {
+            return None;
+        };
+        let holder = self.m.locks[l as usize];
+        (holder != NO_OWNER && holder as usize != c).then_some(holder as usize)
+    }
+
     /// True when CPU `c` spins on a spinlock whose holder (or its holder's, and so on) is inside
     /// `qi_submit_sync`.
     fn spins_behind_call(&self, c: usize) -> bool {
         let mut at = c;
         for _ in 0..self.m.ncpus {
-            let Site::Lock(l) = self.m.cpus[at].site else {
-                return false;
-            };
-            let holder = self.m.locks[l as usize];
-            if holder == NO_OWNER || holder as usize == at {
-                return false;
-            }
-            at = holder as usize;
-            if self.in_call(at) {
-                return true;
+            match self.lock_holder(at) {
+                Some(h) if self.in_call(h) => return true,
+                Some(h) => at = h,
+                None => return false,
             }
         }
         false
@@ -940,7 +943,9 @@ impl World for Vtd {
         if h.offline_wait {
             2
         } else {
-            u8::from(h.queue_full)
+            // Waiting for queue space, or spinning on a lock another CPU holds: reported after
+            // the CPU whose trouble it is.
+            u8::from(h.queue_full || self.lock_holder(cpu as usize).is_some())
         }
     }
 }
