@@ -5,7 +5,7 @@
 use super::hw::{self, DevState, Phase};
 use super::world::{st, IteClearer, Vtd};
 use crate::sim::clock::Site;
-use crate::sim::cpu::{Run, NO_OWNER};
+use crate::sim::cpu::Run;
 
 impl Vtd {
     /// Why `cpu` is waiting, as a stable signature field.
@@ -21,11 +21,8 @@ impl Vtd {
         }
         // A CPU spinning on a spinlock (`q_lock`, `device_domain_lock`) waits for whatever keeps
         // the holder inside its critical section, not for anything of its own.
-        if let Site::Lock(l) = c.site {
-            let holder = self.m.locks[l as usize];
-            if holder != NO_OWNER && holder != cpu && hops > 0 {
-                return self.why_at(holder, hops - 1);
-            }
+        if let Some(holder) = self.lock_holder(cpu as usize).filter(|_| hops > 0) {
+            return self.why_at(holder as u8, hops - 1);
         }
         if self.hist[cpu as usize].offline_wait {
             // Suspend waits for what keeps the first CPU still online inside its operation.

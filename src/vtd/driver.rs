@@ -425,43 +425,18 @@ fn domain_lock(w: &Vtd, invs: &[Inv]) -> Option<u8> {
     })
 }
 
-/// Enters `iommu_flush_dev_iotlb()`'s device loop with interrupts off: under the global
-/// `device_domain_lock` before v6.0 (`global`), under the domain's `domain->lock` from v6.0
-/// (5eaafdf0c055) when the flush names the domain's devices. Returns the saved interrupt state.
-async fn dev_loop_begin(cx: &Cpu<'_>, global: bool, dom: Option<u8>) -> bool {
-    cx.func("iommu_flush_dev_iotlb");
-    match (global, dom) {
-        (true, _) => cx.spin_lock_irqsave(DEVICE_DOMAIN_LOCK).await,
-        (false, Some(l)) => cx.spin_lock_irqsave(l).await,
-        (false, None) => cx.irq_save(),
-    }
-}
-
-/// Leaves the device loop `dev_loop_begin` entered.
-async fn dev_loop_end(cx: &Cpu<'_>, global: bool, dom: Option<u8>, flags: bool) {
-    match (global, dom) {
-        (true, _) => cx.spin_unlock_irqrestore(DEVICE_DOMAIN_LOCK, flags).await,
-        (false, Some(l)) => cx.spin_unlock_irqrestore(l, flags).await,
-        (false, None) => cx.irq_restore(flags).await,
-    }
-}
-
-/// Enters the whole-flush section of the batched or cache-tag kernels with interrupts off:
-/// from v6.10 `cache_tag_flush_range()` holds `domain->cache_lock` across it (`cache`) when
-/// the flush names the domain's devices. Returns the saved interrupt state.
-async fn flush_begin(cx: &Cpu<'_>, cache: bool, dom: Option<u8>) -> bool {
-    match dom.filter(|_| cache) {
-        Some(l) => {
-            cx.func("cache_tag_flush_range");
-            cx.spin_lock_irqsave(l).await
-        }
+/// Turns interrupts off and takes `lock` if there is one (`spin_lock_irqsave()`, or
+/// `local_irq_save()` alone). Returns the saved interrupt state.
+async fn irqsave_section(cx: &Cpu<'_>, lock: Option<u8>) -> bool {
+    match lock {
+        Some(l) => cx.spin_lock_irqsave(l).await,
         None => cx.irq_save(),
     }
 }
 
-/// Leaves the section `flush_begin` entered.
-async fn flush_end(cx: &Cpu<'_>, cache: bool, dom: Option<u8>, flags: bool) {
-    match dom.filter(|_| cache) {
+/// Leaves the section `irqsave_section` entered.
+async fn irqrestore_section(cx: &Cpu<'_>, lock: Option<u8>, flags: bool) {
+    match lock {
         Some(l) => cx.spin_unlock_irqrestore(l, flags).await,
         None => cx.irq_restore(flags).await,
     }
@@ -486,22 +461,35 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
     let mut n = 0;
     let batched = v.api == Api::Multi && (any || v.counts == Counts::Batched);
     let locked = batched || v.cache_tag_lock;
+    // From v6.10 `cache_tag_flush_range()` holds `domain->cache_lock` across the whole flush.
+    let flush_lock = dom.filter(|_| v.cache_tag_lock);
+    if flush_lock.is_some() {
+        cx.func("cache_tag_flush_range");
+    }
     let flags = if locked {
-        flush_begin(cx, v.cache_tag_lock, dom).await
+        irqsave_section(cx, flush_lock).await
     } else {
         false
     };
     // Before the cache tags, the device-TLB flushes of a range are `iommu_flush_dev_iotlb()`'s
-    // loop over the domain's devices under an irqsave spinlock (`device_domain_lock`, later the
-    // domain's own `domain->lock`): interrupts stay off across a run of them.
+    // loop over the domain's devices with interrupts off: under the global `device_domain_lock`
+    // before v6.0, then under the domain's own `domain->lock` (5eaafdf0c055).
+    let loop_lock = if v.devtlb_global_lock {
+        Some(DEVICE_DOMAIN_LOCK)
+    } else {
+        dom
+    };
     let mut dev_loop = None;
     for &i in invs {
         let d = inv_desc(i);
         let in_loop = !locked && d.ty == DescType::DevTlb;
         match (in_loop, dev_loop) {
-            (true, None) => dev_loop = Some(dev_loop_begin(cx, v.devtlb_global_lock, dom).await),
+            (true, None) => {
+                cx.func("iommu_flush_dev_iotlb");
+                dev_loop = Some(irqsave_section(cx, loop_lock).await);
+            }
             (false, Some(f)) => {
-                dev_loop_end(cx, v.devtlb_global_lock, dom, f).await;
+                irqrestore_section(cx, loop_lock, f).await;
                 dev_loop = None;
             }
             _ => {}
@@ -524,10 +512,10 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
         qi_submit_sync(cx, &batch[..n], 0).await;
     }
     if let Some(f) = dev_loop {
-        dev_loop_end(cx, v.devtlb_global_lock, dom, f).await;
+        irqrestore_section(cx, loop_lock, f).await;
     }
     if locked {
-        flush_end(cx, v.cache_tag_lock, dom, flags).await;
+        irqrestore_section(cx, flush_lock, flags).await;
     }
 }
 

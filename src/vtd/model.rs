@@ -76,7 +76,7 @@ impl Model for VtdModel {
 fn pri_devices(sc: &Scenario) -> u8 {
     let ops = sc.cpus.iter().flat_map(|p| p.ops.iter());
     ops.fold(0, |m, o| match o {
-        super::ops::Op::PrqDrain(d) => m | 1 << d,
+        Op::PrqDrain(d) => m | 1 << d,
         _ => m,
     })
 }

@@ -7,8 +7,7 @@ use super::ops::{Config, EnvEvent, Fault};
 use super::variants::Variant;
 use crate::oracle::{Class, Violation};
 use crate::sim::choice::Step;
-use crate::sim::clock::Site;
-use crate::sim::clock::{Time, MS};
+use crate::sim::clock::{Site, Time, MS};
 use crate::sim::cpu::{HasMachine, Machine, NO_OWNER};
 use crate::sim::executor::World;
 use crate::sim::scenario::{fill, offers};
@@ -391,6 +390,7 @@ impl Vtd {
         self.suspend = Suspend::default();
         self.iqe_cleared_by_irq = false;
         self.ats_timeouts = [0; hw::MAX_DEVS];
+        self.pri = 0;
         self.domain = std::array::from_fn(|d| d as u8);
         self.checked_version = u64::MAX;
     }
@@ -709,7 +709,7 @@ impl Vtd {
     }
 
     /// The CPU holding the spinlock CPU `c` spins on, if another CPU holds it.
-    fn lock_holder(&self, c: usize) -> Option<usize> {
+    pub(super) fn lock_holder(&self, c: usize) -> Option<usize> {
         let Site::Lock(l) = self.m.cpus[c].site else {
             return None;
         };
