@@ -304,6 +304,46 @@ fn the_sva_release_syncs_each_cd_twice_with_the_hitless_writer_and_once_in_all_b
     }
 }
 
+/// SVA came to the SMMUv3 driver in v5.11: on the pre-2019 spinlock kernels no mm is bound,
+/// so an SVA invalidation or mm release sends nothing, while an unmap still goes out; from
+/// linux-6.4 on both send their TLBI and SYNC.
+#[test]
+fn sva_callers_run_only_on_kernels_with_sva() {
+    use iommufuzz::smmuv3::hw::Opcode;
+    use iommufuzz::smmuv3::world::Ev;
+    let prog = |ops: Vec<Op>| Scenario {
+        config: Config::default(),
+        cpus: vec![Program { ops }],
+        faults: vec![],
+        env: vec![],
+        decisions: vec![],
+    };
+    let sva = prog(vec![Op::SvaInvalidate { pages: 2 }, Op::MmRelease]);
+    let unmap = prog(vec![Op::Unmap { dev: 0, pages: 2 }]);
+    let mut r = Runner::default();
+    for (name, has_sva) in [
+        ("msi-seq-2018", false),
+        ("msi-seq-2018-fix", false),
+        ("linux-6.4", true),
+        ("linux-7.0", true),
+    ] {
+        let var = variants::by_name(name).expect("variant");
+        assert_eq!(var.sva, has_sva, "{name}");
+        for (sc, sent) in [(&sva, has_sva), (&unmap, true)] {
+            let v = r.run(sc, var, Source::Bytes(&[]));
+            assert!(v.violation.is_none(), "{name}: {:?}", v.violation);
+            let tlbis = r
+                .world()
+                .trace
+                .entries
+                .iter()
+                .filter(|e| matches!(e.ev, Ev::Exec(_, Opcode::TlbiNhVa | Opcode::TlbiNhAsid)))
+                .count();
+            assert_eq!(tlbis > 0, sent, "{name}: {:?}", sc.cpus[0].ops);
+        }
+    }
+}
+
 /// Runs a reproducer in crashes/ on the newest variant, traced.
 fn run_crash(bug: &str) -> (iommufuzz::smmuv3::scenario::Verdict, Runner) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -86,6 +86,10 @@ pub async fn iommu_unmap(cx: &Cpu<'_>, dev: u8, pages: u8) {
 
 /// `arm_smmu_mm_arch_invalidate_secondary_tlbs()`: non-leaf range on the SVA ASID, then ATC.
 pub async fn sva_invalidate(cx: &Cpu<'_>, pages: u8) {
+    if !cx.w().v.sva {
+        // Before v5.11 the driver registers no mmu notifier: this caller does not exist.
+        return;
+    }
     cx.func("arm_smmu_mm_arch_invalidate_secondary_tlbs");
     tlb_inv_range(cx, pages, false).await;
     atc_inv_domain(cx, sva_devs(cx), DEVICES_LOCK).await;
@@ -98,6 +102,10 @@ pub async fn sva_invalidate(cx: &Cpu<'_>, pages: u8) {
 /// quiet CD once and `arm_smmu_sync_cd()` gathered one CFGI_CD per master under
 /// `devices_lock`, dropped it, and submitted the whole batch with one SYNC.
 pub async fn mm_release(cx: &Cpu<'_>) {
+    if !cx.w().v.sva {
+        // Before v5.11 no mm is bound to a device, so its exit calls nothing here.
+        return;
+    }
     cx.func("arm_smmu_mm_release");
     {
         // One mm, one release: a second mm-release in a scenario stands for nothing the

@@ -53,6 +53,10 @@ pub struct Variant {
     /// changed something. The SVA release's quiet CD changes qword 0 (EPD0 set, S and R
     /// cleared), then qword 1 (TTB0 cleared): two syncs per master. Before it, one.
     pub cd_hitless: bool,
+    /// v5.11 brought SVA to the SMMUv3 driver (`arm-smmu-v3-sva.c`: the mmu notifier's
+    /// `arm_smmu_mm_invalidate_range()` and `arm_smmu_mm_release()`). Without it no process
+    /// address space is bound to a device, so no SVA invalidation or mm release ever runs.
+    pub sva: bool,
     /// True for the variant that models current upstream.
     pub upstream: bool,
 }
@@ -67,6 +71,7 @@ const V7_0: Variant = Variant {
     shutdown: Shutdown::Device,
     device_link: false,
     cd_hitless: true,
+    sva: true,
     upstream: true,
 };
 
@@ -82,6 +87,7 @@ pub const VARIANTS: &[Variant] = &[
         fair_lock: false,
         range_fix: false,
         cd_hitless: false,
+        sva: false,
         upstream: false,
         ..V7_0
     },
@@ -95,6 +101,7 @@ pub const VARIANTS: &[Variant] = &[
         fair_lock: false,
         range_fix: false,
         cd_hitless: false,
+        sva: false,
         upstream: false,
         ..V7_0
     },
