@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bin, read_dir, root, tmp};
+use common::{bin, read_dir, root, stdout, tmp};
 use iommufuzz::cli::corpus;
 use iommufuzz::vtd::model::VtdModel;
 use iommufuzz::vtd::variants::{self, VARIANTS};
@@ -20,7 +20,7 @@ fn checked_in_corpus_is_what_the_generator_writes() {
         assert_eq!(
             read_dir(&root().join(dir)),
             want,
-            "{dir} is stale: run `iommufuzz corpus --out {dir}{}`",
+            "{dir} is stale: run `iommufuzz corpus --out {dir}{}` and delete the files it names as kept",
             if any { " --any" } else { "" }
         );
     }
@@ -30,6 +30,30 @@ fn checked_in_corpus_is_what_the_generator_writes() {
         corpus::dict::<VtdModel>(),
         "fuzz/vtd.dict is stale: run `iommufuzz corpus --out corpus/vtd --dict fuzz/vtd.dict`"
     );
+}
+
+/// `corpus` rewrites its seeds and names, but never deletes, the other files in the directory:
+/// a seed an older build wrote, or an input a fuzzer added.
+#[test]
+fn corpus_names_the_files_it_keeps_that_are_not_seeds() {
+    let d = tmp("corpus", "others");
+    std::fs::write(d.join("old-seed"), b"x").unwrap();
+    std::fs::write(d.join("fault-ite"), b"stale bytes").unwrap();
+    let o = bin(&["corpus", "--out", d.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains("kept 1 other file(s)") && out.contains(": old-seed"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(d.join("old-seed")).unwrap(), b"x");
+    let seed = std::fs::read(root().join("corpus/vtd/fault-ite")).unwrap();
+    assert_eq!(std::fs::read(d.join("fault-ite")).unwrap(), seed);
 }
 
 #[test]

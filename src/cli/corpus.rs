@@ -172,5 +172,33 @@ fn write<M: Campaign>(
         seeds.len(),
         out.display()
     ));
+    let others = others(out, &seeds);
+    if !others.is_empty() {
+        // Never removed: they may be inputs a fuzzer added. Named, so that a seed an older
+        // build wrote and this one no longer does is easy to spot and delete by hand.
+        let shown: Vec<&str> = others.iter().take(5).map(String::as_str).collect();
+        say::<M>(&format!(
+            "kept {} other file(s) in {} that are not among these seeds (an older seed set's, or a fuzzer's): {}{}\n",
+            others.len(),
+            out.display(),
+            shown.join(" "),
+            if others.len() > shown.len() { " ..." } else { "" }
+        ));
+    }
     Ok(0)
+}
+
+/// Files in `dir` that are not among `seeds`, sorted by name.
+pub fn others(dir: &Path, seeds: &[(String, Vec<u8>)]) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = rd
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !seeds.iter().any(|(s, _)| s == n))
+        .collect();
+    v.sort();
+    v
 }
