@@ -304,11 +304,12 @@ fn the_sva_release_syncs_each_cd_twice_with_the_hitless_writer_and_once_in_all_b
     }
 }
 
-/// SVA came to the SMMUv3 driver in v5.11: on the pre-2019 spinlock kernels no mm is bound,
-/// so an SVA invalidation or mm release sends nothing, while an unmap still goes out; from
-/// linux-6.4 on both send their TLBI and SYNC.
+/// SVA came to the SMMUv3 driver in v5.11, PCI ATS in v5.2 (9ce27afc0830) and range TLBIs in
+/// v5.7: on the pre-2019 spinlock kernels no mm is bound, so an SVA invalidation or mm release
+/// sends nothing, and an unmap of an ATS-capable client sends per-page TLBIs but no ATC_INV.
+/// From linux-6.4 on all of it goes out.
 #[test]
-fn sva_callers_run_only_on_kernels_with_sva() {
+fn sva_ats_and_range_tlbis_exist_only_on_kernels_that_have_them() {
     use iommufuzz::smmuv3::hw::Opcode;
     use iommufuzz::smmuv3::world::Ev;
     let prog = |ops: Vec<Op>| Scenario {
@@ -320,27 +321,35 @@ fn sva_callers_run_only_on_kernels_with_sva() {
     };
     let sva = prog(vec![Op::SvaInvalidate { pages: 2 }, Op::MmRelease]);
     let unmap = prog(vec![Op::Unmap { dev: 0, pages: 2 }]);
+    assert!(unmap.config.clients[0].ats, "the client could use ATS");
     let mut r = Runner::default();
-    for (name, has_sva) in [
+    for (name, new) in [
         ("msi-seq-2018", false),
         ("msi-seq-2018-fix", false),
         ("linux-6.4", true),
         ("linux-7.0", true),
     ] {
         let var = variants::by_name(name).expect("variant");
-        assert_eq!(var.sva, has_sva, "{name}");
-        for (sc, sent) in [(&sva, has_sva), (&unmap, true)] {
+        assert_eq!((var.sva, var.ats), (new, new), "{name}");
+        // (scenario, TLBIs sent, ATC_INVs sent)
+        for (sc, tlbi, atc) in [(&sva, new, new), (&unmap, true, new)] {
             let v = r.run(sc, var, Source::Bytes(&[]));
             assert!(v.violation.is_none(), "{name}: {:?}", v.violation);
-            let tlbis = r
-                .world()
-                .trace
-                .entries
-                .iter()
-                .filter(|e| matches!(e.ev, Ev::Exec(_, Opcode::TlbiNhVa | Opcode::TlbiNhAsid)))
-                .count();
-            assert_eq!(tlbis > 0, sent, "{name}: {:?}", sc.cpus[0].ops);
+            let sent = |f: &dyn Fn(&Ev) -> bool| r.world().trace.entries.iter().any(|e| f(&e.ev));
+            let tlbis = sent(&|e| matches!(e, Ev::Exec(_, Opcode::TlbiNhVa | Opcode::TlbiNhAsid)));
+            assert_eq!(tlbis, tlbi, "{name}: {:?}", sc.cpus[0].ops);
+            // An executed ATC_INV is sent to its endpoint.
+            let atcs = sent(&|e| matches!(e, Ev::AtcSent(..)));
+            assert_eq!(atcs, atc, "{name}: {:?}", sc.cpus[0].ops);
         }
+        // Range TLBIs came in v5.7 (6a481a95d4c1): before it the two pages take one TLBI each
+        // on an SMMU that could take one range.
+        r.run(&unmap, var, Source::Bytes(&[]));
+        assert!(unmap.config.range_inv);
+        let w = r.world();
+        let vas = w.trace.entries.iter();
+        let vas = vas.filter(|e| matches!(e.ev, Ev::Exec(_, Opcode::TlbiNhVa)));
+        assert_eq!(vas.count(), if new { 1 } else { 2 }, "{name}");
     }
 }
 

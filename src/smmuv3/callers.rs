@@ -20,7 +20,7 @@ async fn tlb_inv_range(cx: &Cpu<'_>, pages: u8, leaf: bool) {
     }
     let (range, fix) = {
         let w = cx.w();
-        (w.range_inv, w.v.range_fix)
+        (w.range_inv && w.v.range_cmds, w.v.range_fix)
     };
     let mut b = Batch::new(cx);
     if range {
@@ -52,7 +52,9 @@ async fn tlb_inv_range(cx: &Cpu<'_>, pages: u8, leaf: bool) {
 async fn atc_inv_domain(cx: &Cpu<'_>, devs: u8, lock: u8) {
     let ats = {
         let w = cx.w();
-        (0..w.ndevs()).fold(0u8, |m, d| {
+        // Before 9ce27afc0830 (v5.2) the driver enables ATS on no master: no ATC to invalidate.
+        let enabled = if w.v.ats { w.ndevs() } else { 0 };
+        (0..enabled).fold(0u8, |m, d| {
             m | (u8::from(w.clients[d as usize].ats && devs & (1 << d) != 0) << d)
         })
     };

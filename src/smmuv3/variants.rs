@@ -57,6 +57,12 @@ pub struct Variant {
     /// `arm_smmu_mm_invalidate_range()` and `arm_smmu_mm_release()`). Without it no process
     /// address space is bound to a device, so no SVA invalidation or mm release ever runs.
     pub sva: bool,
+    /// 9ce27afc0830 (v5.2) added PCI ATS: before it no master has ATS enabled, so an unmap
+    /// sends no ATC invalidation whatever the client could do.
+    pub ats: bool,
+    /// 6a481a95d4c1 "Add SMMUv3.2 range invalidation support" (v5.7): the driver builds range
+    /// TLBIs when the SMMU has FEAT_RANGE_INV; before it, one TLBI per page on any SMMU.
+    pub range_cmds: bool,
     /// True for the variant that models current upstream.
     pub upstream: bool,
 }
@@ -72,6 +78,8 @@ const V7_0: Variant = Variant {
     device_link: false,
     cd_hitless: true,
     sva: true,
+    ats: true,
+    range_cmds: true,
     upstream: true,
 };
 
@@ -80,7 +88,7 @@ pub const VARIANTS: &[Variant] = &[
     Variant {
         name: "msi-seq-2018",
         commits: "49806599c31d 37de98f8f1cf (before 0f02477d1698)",
-        desc: "spinlock cmdq; CMD_SYNC MSIData taken from sync_nr before cmdq.lock, polled on sync_count",
+        desc: "spinlock cmdq; CMD_SYNC MSIData taken from sync_nr before cmdq.lock, polled on sync_count; no ATS, SVA or range TLBIs yet",
         design: Design::Spinlock {
             msidata_in_lock: false,
         },
@@ -88,6 +96,8 @@ pub const VARIANTS: &[Variant] = &[
         range_fix: false,
         cd_hitless: false,
         sva: false,
+        ats: false,
+        range_cmds: false,
         upstream: false,
         ..V7_0
     },
@@ -102,6 +112,8 @@ pub const VARIANTS: &[Variant] = &[
         range_fix: false,
         cd_hitless: false,
         sva: false,
+        ats: false,
+        range_cmds: false,
         upstream: false,
         ..V7_0
     },
