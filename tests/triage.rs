@@ -742,6 +742,47 @@ fn the_legacy_teardown_sends_no_device_tlb_invalidation() {
     );
 }
 
+/// PASID-granular descriptors came with the SVM support of v4.4: on the 2009-2013 kernels a
+/// flush of {PASID-IOTLB, IOTLB, PASID device-TLB} sends the IOTLB invalidation alone (one
+/// call, one descriptor); from 5.8 all three go out, one call each or batched.
+#[test]
+fn pasid_invalidations_exist_only_from_v4_4() {
+    use iommufuzz::vtd::ops::{Config, Inv, Op};
+    use iommufuzz::vtd::world::Ev;
+    use iommufuzz::Source;
+    let flush = Op::Flush(vec![Inv::Piotlb, Inv::Iotlb, Inv::DevTlbPasid(0)]);
+    let sc = iommufuzz::Scenario::of(Config::default(), vec![vec![flush]], vec![], vec![]);
+    let mut r = Runner::default();
+    for (name, sent) in [
+        ("linux-2.6.31", 1),
+        ("linux-3.9", 1),
+        ("linux-5.8", 3),
+        ("linux-7.0", 3),
+    ] {
+        let v = r.run(
+            &sc,
+            variants::by_name(name).expect("variant"),
+            Source::Bytes(&[]),
+        );
+        assert!(v.violation.is_none(), "{name}: {:?}", v.violation);
+        let counts: Vec<u8> = r
+            .world()
+            .trace
+            .entries
+            .iter()
+            .filter_map(|e| match e.ev {
+                Ev::Call { count, .. } => Some(count),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            counts.iter().map(|&c| u32::from(c)).sum::<u32>(),
+            sent,
+            "{name}: {counts:?}"
+        );
+    }
+}
+
 /// A CPU spinning on `q_lock` waits for whatever keeps the holder inside: here cpu1's 2009
 /// odd-slot ITE walk that never ends (any count on linux-6.9). cpu0 had waited out the ATS
 /// timeout (accepted) before it needed the lock again, so its NMI watchdog fires first; its

@@ -494,6 +494,10 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
             }
             _ => {}
         }
+        if !v.pasid && matches!(i, Inv::Piotlb | Inv::DevTlbPasid(_)) {
+            // No caller of these kernels builds a PASID-granular descriptor.
+            continue;
+        }
         if d.ty.is_ats() && !devtlb_allowed(cx, d.dev).await {
             continue;
         }

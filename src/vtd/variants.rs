@@ -105,6 +105,10 @@ pub struct Variant {
     /// `intel_iommu_drain_pasid_prq()` for a device with PRI enabled, whose device-TLB
     /// invalidation has neither the presence nor the TE check of the tear-down's own.
     pub teardown_drains_prq: bool,
+    /// PASID-granular invalidations (PASID-based IOTLB and device-TLB descriptors, the
+    /// extended types `QI_EIOTLB_TYPE` and `QI_DEIOTLB_TYPE`) came with the SVM support of
+    /// v4.4. Before it no caller builds them: a flush that names one sends the rest only.
+    pub pasid: bool,
     /// True for the variant that models current upstream.
     pub upstream: bool,
 }
@@ -127,11 +131,13 @@ const BASE_2009: Variant = Variant {
     devtlb_global_lock: true,
     teardown_ats_off_first: false,
     teardown_drains_prq: false,
+    pasid: false,
     upstream: false,
 };
 
 const V5_8: Variant = Variant {
     api: Api::Multi,
+    pasid: true,
     irq_clears_qi_bits: false,
     counts: Counts::OneOrThree,
     ..BASE_2009
