@@ -783,6 +783,41 @@ fn pasid_invalidations_exist_only_from_v4_4() {
     }
 }
 
+/// `intel_iommu_shutdown()` came in v5.5 (6c3a44ed3c55): before it a shutdown stops the other
+/// CPUs and leaves translation on; from 5.8 it turns translation off.
+#[test]
+fn shutdown_turns_translation_off_only_from_v5_5() {
+    use iommufuzz::vtd::ops::{Config, Op};
+    use iommufuzz::vtd::world::Ev;
+    use iommufuzz::Source;
+    let sc = iommufuzz::Scenario::of(
+        Config::default(),
+        vec![vec![Op::Shutdown], vec![]],
+        vec![],
+        vec![],
+    );
+    let mut r = Runner::default();
+    for (name, off) in [
+        ("linux-2.6.31", false),
+        ("linux-3.9", false),
+        ("linux-5.8", true),
+        ("linux-7.0", true),
+    ] {
+        let v = r.run(
+            &sc,
+            variants::by_name(name).expect("variant"),
+            Source::Bytes(&[]),
+        );
+        assert!(v.violation.is_none(), "{name}: {:?}", v.violation);
+        let ev = &r.world().trace.entries;
+        assert!(
+            ev.iter().any(|e| matches!(e.ev, Ev::StopOthers(_))),
+            "{name}"
+        );
+        assert_eq!(ev.iter().any(|e| matches!(e.ev, Ev::TeOff)), off, "{name}");
+    }
+}
+
 /// A CPU spinning on `q_lock` waits for whatever keeps the holder inside: here cpu1's 2009
 /// odd-slot ITE walk that never ends (any count on linux-6.9). cpu0 had waited out the ATS
 /// timeout (accepted) before it needed the lock again, so its NMI watchdog fires first; its

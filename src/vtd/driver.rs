@@ -616,15 +616,19 @@ async fn devtlb_invalidation_with_pasid(cx: &Cpu<'_>, dev: u8) {
 }
 
 /// `native_machine_shutdown()` (arch/x86/kernel/reboot.c), the only caller of
-/// `intel_iommu_shutdown()` (via `x86_platform.iommu_shutdown`, 6c3a44ed3c55): interrupts off
-/// and `stop_other_cpus()` first, then `iommu_disable_translation()`: clear TE in the `gcmd`
-/// shadow and in GCMD under `register_lock`. QI stays enabled. No other CPU submits after
-/// that, and this one goes on to reset the machine.
+/// `intel_iommu_shutdown()` (via `x86_platform.iommu_shutdown`, 6c3a44ed3c55, v5.5):
+/// interrupts off and `stop_other_cpus()` first, then `iommu_disable_translation()`: clear TE
+/// in the `gcmd` shadow and in GCMD under `register_lock`. QI stays enabled. No other CPU
+/// submits after that, and this one goes on to reset the machine. Before v5.5 the IOMMU is not
+/// touched.
 async fn shutdown(cx: &Cpu<'_>) {
     cx.func("native_machine_shutdown");
     // `local_irq_disable()`: interrupts stay off until the reset.
     cx.irq_save();
     stop_other_cpus(cx);
+    if !cx.w().v.shutdown_te_off {
+        return;
+    }
     cx.func("intel_iommu_shutdown");
     iommu_set_translation(cx, false).await;
 }

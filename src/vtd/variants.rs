@@ -109,6 +109,9 @@ pub struct Variant {
     /// extended types `QI_EIOTLB_TYPE` and `QI_DEIOTLB_TYPE`) came with the SVM support of
     /// v4.4. Before it no caller builds them: a flush that names one sends the rest only.
     pub pasid: bool,
+    /// 6c3a44ed3c55 "Turn off translations at shutdown" (v5.5) added `intel_iommu_shutdown()`;
+    /// before it the IOMMU is left as it is when the machine shuts down.
+    pub shutdown_te_off: bool,
     /// True for the variant that models current upstream.
     pub upstream: bool,
 }
@@ -132,12 +135,14 @@ const BASE_2009: Variant = Variant {
     teardown_ats_off_first: false,
     teardown_drains_prq: false,
     pasid: false,
+    shutdown_te_off: false,
     upstream: false,
 };
 
 const V5_8: Variant = Variant {
     api: Api::Multi,
     pasid: true,
+    shutdown_te_off: true,
     irq_clears_qi_bits: false,
     counts: Counts::OneOrThree,
     ..BASE_2009
