@@ -281,3 +281,30 @@ fn digest_is_the_same_for_the_same_sample() {
         "digest --inputs too large",
     );
 }
+
+/// A reader that goes away (`iommufuzz list | head -1`) ends the command quietly: exit 0, no
+/// panic. The pipe is closed before the command writes, so its first write fails.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::process::Stdio;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let crash = root.join("crashes/count0-reclaim-3cf74230c139");
+    for args in [
+        vec!["list", "--knobs"],
+        vec!["regress", crash.parent().unwrap().to_str().unwrap()],
+        vec!["triage", crash.to_str().unwrap()],
+    ] {
+        let mut child = bin()
+            .args(&args)
+            .current_dir(root)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary runs");
+        drop(child.stdout.take());
+        let o = child.wait_with_output().expect("exits");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

@@ -12,9 +12,6 @@ pub trait Campaign: Model {
     /// Whether lines and file names start with the model's name. VT-d, the first model, goes
     /// unnamed, so its outputs read as they always did.
     const NAMED: bool;
-    /// Whether stdout ignores a reader that closed the pipe (`| head`). The VT-d commands use
-    /// `println!`, which panics there; the SMMUv3 ones stop quietly. Kept so neither changes.
-    const QUIET_PIPE: bool;
 
     /// Minimizer weight of an operation: 1, plus what could still be made simpler in it.
     fn op_weight(o: &Self::Op) -> usize;
@@ -95,13 +92,9 @@ pub fn tag<M: Campaign>(sep: &str) -> String {
     }
 }
 
-/// Writes `text` to stdout the way the model's commands always have (see `QUIET_PIPE`).
+/// Writes `text` to stdout (see [`super::out`]).
 pub fn say<M: Campaign>(text: &str) {
-    if M::QUIET_PIPE {
-        super::replay::out(text);
-    } else {
-        print!("{text}");
-    }
+    super::out::out(text);
 }
 
 /// Head bytes followed by `decisions`: a complete raw input.

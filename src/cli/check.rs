@@ -107,7 +107,7 @@ pub fn search<M: Model>(
 
 fn save(dir: &Path, sig: &str, file: &impl serde::Serialize) -> Result<(), Usage> {
     let path = super::explore::write_json(dir, &super::explore::file_stem(sig), file)?;
-    println!("  wrote {}", path.display());
+    crate::outln!("  wrote {}", path.display());
     Ok(())
 }
 
@@ -127,19 +127,19 @@ pub fn print(a: &Args, var: &dyn Variant, o: &Outcome, secs: f64) -> i32 {
     } else {
         format!("NOT exhaustive: stopped before every schedule within {bound} ran")
     };
-    println!(
+    crate::outln!(
         "check {} on {}: {} schedules in {secs:.2} s ({scope})",
         var.name(),
         a.file.display(),
         o.runs
     );
     if o.seen.is_empty() {
-        println!("  no violation");
+        crate::outln!("  no violation");
         return 0;
     }
-    println!("  {} distinct violations:", o.seen.len());
+    crate::outln!("  {} distinct violations:", o.seen.len());
     for (sig, (n, first)) in &o.seen {
-        println!("  {n:>8}  {sig}  (first at schedule {first})");
+        crate::outln!("  {n:>8}  {sig}  (first at schedule {first})");
     }
     1
 }

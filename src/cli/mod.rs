@@ -11,6 +11,7 @@ pub mod explore;
 pub mod input;
 pub mod list;
 pub mod minimize;
+pub mod out;
 pub mod regress;
 pub mod replay;
 pub mod triage;
@@ -50,7 +51,11 @@ pub struct OracleArgs {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Print the variants of each model with their commits.
-    List,
+    List {
+        /// Also print each variant's knobs (what a new variant copies and changes).
+        #[arg(long)]
+        knobs: bool,
+    },
     /// Replay a reproducer (raw bytes or JSON) and print the verdict and timeline.
     Replay {
         /// Reproducer file.
@@ -243,8 +248,8 @@ pub fn main() -> i32 {
         }
     };
     let r = match cli.cmd {
-        Cmd::List => {
-            list::list();
+        Cmd::List { knobs } => {
+            list::list(knobs);
             Ok(0)
         }
         Cmd::Replay {

@@ -115,9 +115,12 @@ pub fn regress(dir: &Path) -> Result<i32, Usage> {
     for d in &dirs {
         for o in check_dir(d)? {
             let mark = if o.ok() { "ok  " } else { "FAIL" };
-            println!(
+            crate::outln!(
                 "{mark} {:<36} {:<14} want {:<22} got {}",
-                o.bug, o.variant, o.want, o.got
+                o.bug,
+                o.variant,
+                o.want,
+                o.got
             );
             if o.ok() {
                 good += 1;
@@ -126,6 +129,6 @@ pub fn regress(dir: &Path) -> Result<i32, Usage> {
             }
         }
     }
-    println!("regress: {good} passed, {bad} failed");
+    crate::outln!("regress: {good} passed, {bad} failed");
     Ok(if bad == 0 { 0 } else { 1 })
 }

@@ -12,7 +12,6 @@ use crate::sim::model::{Model, Variant as _};
 use crate::sim::outcome::Verdict;
 use crate::sim::runner::Runner;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 /// A short explanation of each class for reports.
@@ -34,7 +33,7 @@ pub fn explain(c: Class) -> &'static str {
 
 /// Writes text to stdout; a closed pipe (`| head`) is not an error worth a panic.
 pub fn out(s: &str) {
-    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+    super::out::out(s);
 }
 
 /// The verdict lines every model's report starts with: the violation and its meaning (or the

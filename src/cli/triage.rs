@@ -205,14 +205,14 @@ pub fn triage(
     let mut rows: Vec<_> = bugs.into_iter().collect();
     rows.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
     let total: usize = rows.iter().map(|r| r.1.count).sum();
-    println!(
+    crate::outln!(
         "triage {}: {} distinct bugs in {total} crashing files ({passing} pass, {} skipped)",
         dir.display(),
         rows.len(),
         skipped.len()
     );
     for (sig, b) in &rows {
-        println!(
+        crate::outln!(
             "{:>6}  {sig}  smallest: {} ({} bytes)",
             b.count,
             b.smallest.1.display(),

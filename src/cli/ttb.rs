@@ -365,12 +365,12 @@ pub fn ttb(a: &Args) -> Result<i32, Usage> {
         match e {
             "builtin" => engines.push("builtin"),
             "libfuzzer" if a.libfuzzer_bin.is_file() => engines.push("libfuzzer"),
-            "libfuzzer" => println!(
+            "libfuzzer" => crate::outln!(
                 "skipping libfuzzer: {} not built (cargo +nightly fuzz build -O vtd)",
                 a.libfuzzer_bin.display()
             ),
             "afl" if afl_available(&a.afl_bin) => engines.push("afl"),
-            "afl" => println!("skipping afl: cargo-afl or {} missing", a.afl_bin.display()),
+            "afl" => crate::outln!("skipping afl: cargo-afl or {} missing", a.afl_bin.display()),
             x => {
                 return Err(Usage(format!(
                     "unknown engine {x:?} (builtin, libfuzzer, afl)"
@@ -378,13 +378,19 @@ pub fn ttb(a: &Args) -> Result<i32, Usage> {
             }
         }
     }
-    println!(
+    crate::outln!(
         "time to bug, {} trials per cell, budget {} s, seconds (median min max  hits)",
-        a.trials, a.budget
+        a.trials,
+        a.budget
     );
-    println!(
+    crate::outln!(
         "{:<44} {:<13} {:<10} {:>7} {:>7} {:>7}  hits",
-        "bug (signature)", "variant", "engine", "median", "min", "max"
+        "bug (signature)",
+        "variant",
+        "engine",
+        "median",
+        "min",
+        "max"
     );
     for t in &ts {
         for e in &engines {
@@ -395,7 +401,7 @@ pub fn ttb(a: &Args) -> Result<i32, Usage> {
                 _ => None,
             };
             if let Some(b) = missing {
-                println!(
+                crate::outln!(
                     "{:<44} {:<13} {:<10} not built: {}",
                     t.bugs.join(","),
                     t.variant.name(),
@@ -412,14 +418,14 @@ pub fn ttb(a: &Args) -> Result<i32, Usage> {
                     _ => afl(&afl_bin, t, k, budget)?,
                 });
             }
-            println!(
+            crate::outln!(
                 "{:<44} {:<13} {:<10} {}",
                 t.bugs.join(","),
                 t.variant.name(),
                 e,
                 summary(&times, a.budget)
             );
-            println!("  {}", t.sig);
+            crate::outln!("  {}", t.sig);
         }
     }
     Ok(0)

@@ -70,7 +70,6 @@ fn plainer(cl: &Client) -> Vec<Client> {
 
 impl Campaign for Smmuv3Model {
     const NAMED: bool = true;
-    const QUIET_PIPE: bool = true;
 
     /// Only a file that names its model: other bytes, even ones starting with `{`, are a raw
     /// input, as the `smmuv3` fuzz target would read them.

@@ -11,7 +11,6 @@ use crate::cli::minimize::Cand;
 
 impl Campaign for VtdModel {
     const NAMED: bool = false;
-    const QUIET_PIPE: bool = false;
 
     fn op_weight(o: &Op) -> usize {
         match o {
