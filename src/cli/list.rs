@@ -37,14 +37,41 @@ fn model<M: Campaign + View>(knobs: bool) {
     }
 }
 
-/// The knobs of a variant as `field=value` pairs, from its `Debug` form: every field but the
-/// name, commits, description and upstream flag, which the lines above show.
+/// The knobs of a variant as `field=value` pairs, from its pretty `Debug` form: every field but
+/// the name, commits, description and upstream flag, which the lines above show. A knob that
+/// is itself a struct keeps its fields in braces (`design=Spinlock { msidata_in_lock=false }`).
 fn knob_list(v: &impl std::fmt::Debug) -> String {
     let all = format!("{v:#?}");
-    let fields = all.lines().filter_map(|l| {
-        let (k, val) = l.trim().split_once(": ")?;
-        let skip = matches!(k, "name" | "commits" | "desc" | "upstream");
-        (!skip).then(|| format!("{k}={}", val.trim_end_matches(',')))
-    });
-    fields.collect::<Vec<_>>().join(" ")
+    let mut out: Vec<String> = Vec::new();
+    // Depth 1 holds the variant's own fields; depth 2 those of a struct-valued knob.
+    let mut depth = 0usize;
+    for line in all.lines().map(str::trim) {
+        if line.starts_with('}') {
+            if depth == 2 {
+                if let Some(last) = out.last_mut() {
+                    last.push_str(" }");
+                }
+            }
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        let Some((k, val)) = line.split_once(": ") else {
+            depth += usize::from(line.ends_with('{'));
+            continue;
+        };
+        let val = val.trim_end_matches(',');
+        let opens = val.ends_with('{');
+        let val = val.trim_end_matches(" {");
+        match depth {
+            1 if matches!(k, "name" | "commits" | "desc" | "upstream") => {}
+            1 => out.push(format!("{k}={val}{}", if opens { " {" } else { "" })),
+            _ => {
+                if let Some(last) = out.last_mut() {
+                    last.push_str(&format!(" {k}={val}"));
+                }
+            }
+        }
+        depth += usize::from(opens);
+    }
+    out.join(" ")
 }
