@@ -308,3 +308,35 @@ fn a_closed_stdout_ends_the_command_quietly() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// `list --knobs` shows every variant's knob values under it, a struct-valued knob with its
+/// fields; plain `list` leaves them out.
+#[test]
+fn list_knobs_shows_each_variants_values() {
+    let o = run(&["list", "--knobs"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let knobs_of = |name: &str| {
+        let at = out.find(&format!("  {name} ")).expect("variant listed");
+        let line = out[at..]
+            .lines()
+            .find(|l| l.trim_start().starts_with("knobs:"));
+        line.expect("knobs line").to_string()
+    };
+    let old = knobs_of("linux-2.6.31");
+    assert!(
+        old.contains(" api=Single ") && old.contains(" pasid=false "),
+        "{old}"
+    );
+    assert!(
+        !old.contains("name=") && !old.contains("upstream="),
+        "{old}"
+    );
+    let msi = knobs_of("msi-seq-2018");
+    assert!(
+        msi.contains("design=Spinlock { msidata_in_lock=false } "),
+        "{msi}"
+    );
+    let plain = run(&["list"]);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("knobs:"));
+}
