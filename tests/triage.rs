@@ -335,6 +335,17 @@ const SMMUV3_VICTIMS: &[(&str, &str, &str, &str)] = &[
         "watchdog-soft-lockup:arm_smmu_cmdq_issue_cmdlist:atc-timeout",
         "smmuv3-hung-atc-stalls-queue",
     ),
+    // cpu0 unmaps 108 pages one TLBI each while exiting processes send ATC invalidations to an
+    // endpoint that stopped answering: its waits for queue space end only as the ATC timer
+    // releases the queue, with no CMD_SYNC timeout of its own, and 21 s pass without a
+    // quiescent state. Its space waits count as waits behind the ATC timer (`atc-timeout`,
+    // once `spin`).
+    (
+        "smmuv3-atc-space-waits-rcu-stall.json",
+        "watchdog-soft-lockup:arm_smmu_cmdq_issue_cmdlist:atc-timeout\n",
+        "rcu-stall:arm_smmu_cmdq_issue_cmdlist:atc-timeout",
+        "smmuv3-hung-atc-stalls-queue",
+    ),
     // Three CPUs take turns on the exclusive cmdq lock of a wedged queue while the reboot task
     // sleeps out its grace period; then it waits for space there too.
     (

@@ -319,15 +319,16 @@ async fn poll_until_not_full(cx: &Cpu<'_>, r: Ring, llq: &mut Llq) -> i32 {
 async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, bool) {
     cx.at(Site::Mem).await;
     let mut llq = cx.w().sw.llq();
-    let mut logged = false;
+    // `atc_fired` when the space wait began (None: no wait yet).
+    let mut fired = None;
     let mut prev = None;
     for _ in 0..SPIN_LIMIT {
         if !r.has_space(llq, k) {
-            if !logged {
+            if fired.is_none() {
                 let mut w = cx.w();
                 w.ev(Ev::QueueFull);
                 w.hist[cx.id as usize].space_wait = true;
-                logged = true;
+                fired = Some(w.atc_fired);
             }
             cx.irq_restore(flags).await;
             if poll_until_not_full(cx, r, &mut llq).await != 0 {
@@ -356,6 +357,9 @@ async fn reserve(cx: &Cpu<'_>, r: Ring, k: u32, mut flags: bool) -> (Llq, Llq, b
             w.sw.cons = head.cons;
             w.m.touch_driver_only();
             w.hist[cx.id as usize].space_wait = false;
+            if let Some(f) = fired {
+                w.note_wait_done(cx.id, f);
+            }
             return (llq, head, flags);
         }
         llq = w.sw.llq();
@@ -536,7 +540,7 @@ async fn wait_sync(cx: &Cpu<'_>, r: Ring, at: u32, sub: u16) -> i32 {
     if ret != 0 {
         sync_timeout(cx, shown).await;
     } else {
-        cx.w().note_sync_done(cx.id, fired);
+        cx.w().note_wait_done(cx.id, fired);
     }
     if !shared_tryunlock(cx).await {
         cx.at(Site::Mem).await;

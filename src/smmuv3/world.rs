@@ -323,8 +323,9 @@ pub struct Hist {
     pub shared_wait: Option<u32>,
     /// In the reservation loop of `arm_smmu_cmdq_issue_cmdlist`, waiting for queue space.
     pub space_wait: bool,
-    /// CMD_SYNC waits that succeeded, but only after the SMMU's ATC timer had fired during
-    /// them: the SYNC sat behind an ATC invalidation an endpoint did not answer.
+    /// CMD_SYNC waits that succeeded, and waits for queue space that ended, but only after
+    /// the SMMU's ATC timer had fired during them: they sat behind an ATC invalidation an
+    /// endpoint did not answer.
     pub atc_waits: u16,
 }
 
@@ -800,8 +801,9 @@ impl Smmuv3 {
         self.atc_fired += 1;
     }
 
-    /// A CMD_SYNC wait of `cpu` succeeded; `fired` is [`Smmuv3::atc_fired`] when it began.
-    pub fn note_sync_done(&mut self, cpu: u8, fired: u32) {
+    /// A CMD_SYNC wait or a wait for queue space of `cpu` ended well; `fired` is
+    /// [`Smmuv3::atc_fired`] when it began.
+    pub fn note_wait_done(&mut self, cpu: u8, fired: u32) {
         if self.atc_fired != fired {
             self.hist[cpu as usize].atc_waits += 1;
         }
@@ -872,8 +874,9 @@ impl Smmuv3 {
         if c.run == Run::Hung {
             return "hung";
         }
-        // No timeout of its own, but CMD_SYNCs that completed only once the SMMU's ATC timer
-        // released the queue (and, with the GERROR's CPU busy, its handler got to run).
+        // No timeout of its own, but CMD_SYNCs that completed, or queue space that came, only
+        // once the SMMU's ATC timer released the queue (and, with the GERROR's CPU busy, its
+        // handler got to run).
         if h.atc_waits > 0 && cmdq_on {
             return "atc-timeout";
         }
