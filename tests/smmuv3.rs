@@ -312,13 +312,7 @@ fn the_sva_release_syncs_each_cd_twice_with_the_hitless_writer_and_once_in_all_b
 fn sva_ats_and_range_tlbis_exist_only_on_kernels_that_have_them() {
     use iommufuzz::smmuv3::hw::Opcode;
     use iommufuzz::smmuv3::world::Ev;
-    let prog = |ops: Vec<Op>| Scenario {
-        config: Config::default(),
-        cpus: vec![Program { ops }],
-        faults: vec![],
-        env: vec![],
-        decisions: vec![],
-    };
+    let prog = |ops: Vec<Op>| Scenario::of(Config::default(), vec![ops], vec![], vec![]);
     let sva = prog(vec![Op::SvaInvalidate { pages: 2 }, Op::MmRelease]);
     let unmap = prog(vec![Op::Unmap { dev: 0, pages: 2 }]);
     assert!(unmap.config.clients[0].ats, "the client could use ATS");

@@ -189,7 +189,7 @@ fn write<M: Campaign>(
 }
 
 /// Files in `dir` that are not among `seeds`, sorted by name.
-pub fn others(dir: &Path, seeds: &[(String, Vec<u8>)]) -> Vec<String> {
+fn others(dir: &Path, seeds: &[(String, Vec<u8>)]) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };

@@ -200,7 +200,7 @@ pub fn save_repro(
     write_json(dir, &stem, json)?;
     let io = |e: std::io::Error| Usage(format!("{}: {e}", dir.display()));
     std::fs::write(dir.join(format!("{stem}.raw")), raw).map_err(io)?;
-    super::replay::out(&format!("  wrote {}/{stem}.raw and .json\n", dir.display()));
+    super::out::out(&format!("  wrote {}/{stem}.raw and .json\n", dir.display()));
     Ok(())
 }
 

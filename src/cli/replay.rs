@@ -31,11 +31,6 @@ pub fn explain(c: Class) -> &'static str {
     }
 }
 
-/// Writes text to stdout; a closed pipe (`| head`) is not an error worth a panic.
-pub fn out(s: &str) {
-    super::out::out(s);
-}
-
 /// The verdict lines every model's report starts with: the violation and its meaning (or the
 /// pass), then the suppressed findings.
 pub fn verdict_head(
@@ -205,7 +200,7 @@ pub fn replay<M: Campaign + View>(
         // A vtd_any file carries its variant in its first byte.
         text = text.replace(&format!("--variant {}\n", var.name()), "--any\n");
     }
-    out(&text);
+    super::out::out(&text);
     if let Some(out) = json_out {
         write_json(&r, &l, var, out)?;
     }

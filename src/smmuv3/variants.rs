@@ -83,23 +83,29 @@ const V7_0: Variant = Variant {
     upstream: true,
 };
 
+/// The pre-2019 spinlock design (about v4.19): before ATS (v5.2), range TLBIs (v5.7), SVA
+/// (v5.11) and every later fix.
+const SPINLOCK_2018: Variant = Variant {
+    design: Design::Spinlock {
+        msidata_in_lock: false,
+    },
+    fair_lock: false,
+    range_fix: false,
+    cd_hitless: false,
+    sva: false,
+    ats: false,
+    range_cmds: false,
+    upstream: false,
+    ..V7_0
+};
+
 /// Every named variant, oldest first.
 pub const VARIANTS: &[Variant] = &[
     Variant {
         name: "msi-seq-2018",
         commits: "49806599c31d 37de98f8f1cf (before 0f02477d1698)",
         desc: "spinlock cmdq; CMD_SYNC MSIData taken from sync_nr before cmdq.lock, polled on sync_count; no ATS, SVA or range TLBIs yet",
-        design: Design::Spinlock {
-            msidata_in_lock: false,
-        },
-        fair_lock: false,
-        range_fix: false,
-        cd_hitless: false,
-        sva: false,
-        ats: false,
-        range_cmds: false,
-        upstream: false,
-        ..V7_0
+        ..SPINLOCK_2018
     },
     Variant {
         name: "msi-seq-2018-fix",
@@ -108,14 +114,7 @@ pub const VARIANTS: &[Variant] = &[
         design: Design::Spinlock {
             msidata_in_lock: true,
         },
-        fair_lock: false,
-        range_fix: false,
-        cd_hitless: false,
-        sva: false,
-        ats: false,
-        range_cmds: false,
-        upstream: false,
-        ..V7_0
+        ..SPINLOCK_2018
     },
     Variant {
         name: "linux-6.4",
