@@ -794,6 +794,31 @@ fn pasid_invalidations_exist_only_from_v4_4() {
     }
 }
 
+/// A flush on a pre-PASID kernel has no PASID invalidation at all: one between two device-TLB
+/// invalidations neither ends nor restarts `iommu_flush_dev_iotlb()`'s loop under
+/// `device_domain_lock`, so the run takes the same steps as the flush without it.
+#[test]
+fn a_pasid_invalidation_on_a_pre_pasid_kernel_leaves_the_device_loop_alone() {
+    use iommufuzz::vtd::ops::{Config, Inv, Op};
+    use iommufuzz::Source;
+    let run = |invs: Vec<Inv>| {
+        let cfg = Config {
+            ndevs: 2,
+            ..Config::default()
+        };
+        let sc = iommufuzz::Scenario::of(cfg, vec![vec![Op::Flush(invs)]], vec![], vec![]);
+        let v = Runner::default().run(
+            &sc,
+            variants::by_name("linux-2.6.31").expect("variant"),
+            Source::Bytes(&[]),
+        );
+        assert!(v.violation.is_none(), "{:?}", v.violation);
+        v.steps
+    };
+    let with = run(vec![Inv::DevTlb(0), Inv::DevTlbPasid(0), Inv::DevTlb(1)]);
+    assert_eq!(with, run(vec![Inv::DevTlb(0), Inv::DevTlb(1)]));
+}
+
 /// `intel_iommu_shutdown()` came in v5.5 (6c3a44ed3c55): before it a shutdown stops the other
 /// CPUs and leaves translation on; from 5.8 it turns translation off.
 #[test]

@@ -481,6 +481,11 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
     };
     let mut dev_loop = None;
     for &i in invs {
+        if !v.pasid && matches!(i, Inv::Piotlb | Inv::DevTlbPasid(_)) {
+            // No caller of these kernels builds a PASID-granular descriptor: the range has
+            // no such invalidation, so it neither ends a device-TLB loop nor starts one.
+            continue;
+        }
         let d = inv_desc(i);
         let in_loop = !locked && d.ty == DescType::DevTlb;
         match (in_loop, dev_loop) {
@@ -493,10 +498,6 @@ async fn flush(cx: &Cpu<'_>, invs: &[Inv]) {
                 dev_loop = None;
             }
             _ => {}
-        }
-        if !v.pasid && matches!(i, Inv::Piotlb | Inv::DevTlbPasid(_)) {
-            // No caller of these kernels builds a PASID-granular descriptor.
-            continue;
         }
         if d.ty.is_ats() && !devtlb_allowed(cx, d.dev).await {
             continue;
