@@ -10,6 +10,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use iommufuzz::cli::campaign::Campaign;
 use iommufuzz::oracle::{OracleMask, Suppressions, Violation};
+use iommufuzz::sim::cell::Shared;
 use iommufuzz::sim::choice::{Bytes, Step};
 use iommufuzz::sim::clock::{Site, Time};
 use iommufuzz::sim::cpu::{Cx, HasMachine, Machine};
@@ -19,7 +20,6 @@ use iommufuzz::sim::outcome::Source;
 use iommufuzz::sim::runner::Runner;
 use iommufuzz::smmuv3::model::Smmuv3Model;
 use iommufuzz::vtd::model::VtdModel;
-use std::cell::RefCell;
 use std::hint::black_box;
 use std::pin::pin;
 
@@ -81,7 +81,7 @@ async fn yields(cx: Cx<'_, Bare>, n: u32) {
 
 /// 256 executions of two CPUs yielding 85 and 86 times (171 steps, as the VT-d workload).
 fn floor(c: &mut Criterion) {
-    let cell = RefCell::new(Bare(Machine::new(2)));
+    let cell = Shared::new(Bare(Machine::new(2)));
     let mut ex = Exec::<u8>::default();
     let sup = Suppressions::default();
     let o = RunOpts {

@@ -2,7 +2,7 @@
 //! driver code that submits invalidations plus the hardware queue that executes them), driven
 //! by fuzzers. See DESIGN in the README for the architecture.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod fuzz;

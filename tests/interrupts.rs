@@ -4,11 +4,11 @@
 //! has interrupts on races with its next steps.
 
 use iommufuzz::oracle::{OracleMask, Suppressions, Violation};
+use iommufuzz::sim::cell::Shared;
 use iommufuzz::sim::choice::{Bytes, Step};
 use iommufuzz::sim::clock::{Site, Time};
 use iommufuzz::sim::cpu::{Cx, HasMachine, Machine};
 use iommufuzz::sim::executor::{self, End, Exec, Limits, RunOpts, World};
-use std::cell::RefCell;
 use std::pin::pin;
 
 const RAISE: u8 = 0;
@@ -84,7 +84,7 @@ async fn program(cx: Cx<'_, OneIrq>, irqs_off: bool) {
 /// Runs the program once with decisions `bytes` (a byte b picks entry b % n of the enabled
 /// steps: the CPU first, then the model's) and returns the log.
 fn run(irqs_off: bool, bytes: &[u8]) -> Vec<&'static str> {
-    let cell = RefCell::new(OneIrq {
+    let cell = Shared::new(OneIrq {
         m: Machine::new(1),
         raised: false,
         fired: false,

@@ -381,7 +381,6 @@ fn the_msi_wait_backs_off_as_queue_poll_does() {
         (1_067_600 * US..1_067_800 * US).contains(&after),
         "timed out {after} ns after the wait began"
     );
-    drop(w);
     let (v, r) = run_crash("smmuv3-atc-timeout-false-success");
     assert!(v.violation.is_some());
     let w = r.world();

@@ -5,9 +5,9 @@
 //! between two yields runs atomically. Locks, interrupt state and `cpu_relax()` live here
 //! because every model needs them with the kernel's semantics.
 
+use super::cell::{Mut, Shared};
 use super::clock::{Site, Time, SOFT_LOCKUP};
 use super::{MAX_CPUS, MAX_LOCKS};
-use std::cell::{RefCell, RefMut};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -314,18 +314,18 @@ impl Future for Yield {
 pub struct Cx<'a, W> {
     /// CPU number.
     pub id: u8,
-    cell: &'a RefCell<W>,
+    cell: &'a Shared<W>,
 }
 
 impl<'a, W: HasMachine> Cx<'a, W> {
     /// The handle of CPU `id` on `cell`.
-    pub fn new(id: u8, cell: &'a RefCell<W>) -> Self {
+    pub fn new(id: u8, cell: &'a Shared<W>) -> Self {
         Cx { id, cell }
     }
 
     /// Borrows the world; never hold the borrow across an `.await`.
     #[inline]
-    pub fn w(&self) -> RefMut<'a, W> {
+    pub fn w(&self) -> Mut<'a, W> {
         self.cell.borrow_mut()
     }
 

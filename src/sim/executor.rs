@@ -7,12 +7,12 @@
 //! change again and every CPU still inside an operation is locked up. The executor allocates
 //! nothing per step: its buffers live in [`Exec`] and are reused across executions.
 
+use super::cell::Shared;
 use super::choice::{Decide, Step};
 use super::clock::{Site, Time, SEC};
 use super::cpu::{HasMachine, Machine, Run, NO_OWNER};
 use super::MAX_CPUS;
 use crate::oracle::{progress, watchdog, Findings, OracleMask, Suppressions, Violation};
-use std::cell::RefCell;
 use std::fmt::Debug;
 use std::future::Future;
 use std::hash::Hash;
@@ -221,7 +221,7 @@ fn sample<W: World>(w: &mut W, t: Time, ex: &mut Exec<W::Action>, o: &RunOpts) -
 /// Runs one execution to its end. `cpus[i]` is CPU i's program; all must be pinned futures of
 /// one type. Results are left in `ex`.
 pub fn run<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
-    cell: &RefCell<W>,
+    cell: &Shared<W>,
     cpus: &mut [Pin<&mut F>],
     src: &mut D,
     o: &RunOpts,
@@ -240,7 +240,7 @@ pub fn run<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
 }
 
 fn run_loop<W: World, F: Future<Output = ()>, D: Decide<W::Action> + ?Sized>(
-    cell: &RefCell<W>,
+    cell: &Shared<W>,
     cpus: &mut [Pin<&mut F>],
     src: &mut D,
     o: &RunOpts,
@@ -377,7 +377,7 @@ fn rebuild<A: Copy>(mask: u8, ex: &mut Exec<A>) {
 }
 
 /// Nothing is enabled: jump to the next timer, or end the run. `None` means continue.
-fn idle<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> Option<End> {
+fn idle<W: World>(cell: &Shared<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> Option<End> {
     if all_returned(cell.borrow().machine()) {
         return Some(finish(cell, ex, o));
     }
@@ -408,7 +408,7 @@ fn idle<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> O
 
 /// Every CPU returned: deliver watchdog reports that came due on the way out (a soft lockup
 /// reported when interrupts came back on) before declaring the run clean.
-fn finish<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> End {
+fn finish<W: World>(cell: &Shared<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> End {
     let mut w = cell.borrow_mut();
     let now = w.machine().now;
     w.machine_mut().wd_next = 0;
@@ -422,7 +422,7 @@ fn finish<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) ->
 /// The healing phase begins now: records where in the log, and returns the virtual time past
 /// which its budget is spent.
 #[cold]
-fn heal_begins<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> Time {
+fn heal_begins<W: World>(cell: &Shared<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> Time {
     ex.heal_at = Some(ex.log.len());
     let now = cell.borrow().machine().now;
     now.saturating_add(o.limits.heal_budget)
@@ -430,7 +430,7 @@ fn heal_begins<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpt
 
 /// The healing phase spent its virtual-time budget with CPUs still inside operations.
 #[cold]
-fn over_budget<W: World>(cell: &RefCell<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> End {
+fn over_budget<W: World>(cell: &Shared<W>, ex: &mut Exec<W::Action>, o: &RunOpts) -> End {
     let w = cell.borrow();
     let v = progress::budget(
         w.machine(),
@@ -454,7 +454,7 @@ enum Performed {
 
 /// Performs one step.
 fn perform<W: World, F: Future<Output = ()>>(
-    cell: &RefCell<W>,
+    cell: &Shared<W>,
     cpus: &mut [Pin<&mut F>],
     pick: Step<W::Action>,
     cx: &mut Context<'_>,

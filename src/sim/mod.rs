@@ -5,6 +5,7 @@
 //! which hardware action moves next. Nothing here knows about VT-d or SMMUv3: a model plugs in
 //! through the [`executor::World`] trait.
 
+pub mod cell;
 pub mod choice;
 pub mod clock;
 pub mod cpu;

@@ -1,6 +1,7 @@
 //! The runner: executes one scenario of any model on one of its variants, reusing the world and
 //! the executor's buffers across executions.
 
+use super::cell::{Shared, Shr};
 use super::choice::{Bytes, Decide, Replay, Step};
 use super::cpu::Cx;
 use super::executor::{self, End, Exec, Limits, RunOpts};
@@ -9,12 +10,11 @@ use super::outcome::{Source, Verdict};
 use super::scenario::{Program, ScenarioFile};
 use super::MAX_CPUS;
 use crate::oracle::{OracleMask, Suppressions};
-use std::cell::{Ref, RefCell};
 use std::pin::pin;
 
 /// Runs scenarios of model `M`, reusing its buffers across executions.
 pub struct Runner<M: Model> {
-    cell: RefCell<M::World>,
+    cell: Shared<M::World>,
     ex: Exec<Act<M>>,
     /// Bounds of each execution.
     pub limits: Limits,
@@ -27,7 +27,7 @@ pub struct Runner<M: Model> {
 impl<M: Model> Default for Runner<M> {
     fn default() -> Self {
         Runner {
-            cell: RefCell::new(M::world()),
+            cell: Shared::new(M::world()),
             ex: Exec::default(),
             limits: Limits::default(),
             mask: OracleMask::default(),
@@ -91,7 +91,7 @@ impl<M: Model> Runner<M> {
     }
 
     /// The world after the last run (trace, queue state).
-    pub fn world(&self) -> Ref<'_, M::World> {
+    pub fn world(&self) -> Shr<'_, M::World> {
         self.cell.borrow()
     }
 
