@@ -5,7 +5,10 @@
 //!
 //! A third group, `floor`, measures the execution model alone: two CPUs that do nothing but
 //! yield, as many steps as the VT-d workload takes (171), no hardware, no oracles, no trace. It
-//! is the least any model built on the executor can cost per run.
+//! is the least any model built on the executor can cost per run. Its second entry yields
+//! through eight nested `async fn`s, as driver code does (VT-d's poll loop sits five or six calls
+//! below the CPU's program, SMMUv3's CMD_SYNC wait nine or ten): what resuming a CPU that deep
+//! costs on top.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use iommufuzz::cli::campaign::Campaign;
@@ -79,7 +82,29 @@ async fn yields(cx: Cx<'_, Bare>, n: u32) {
     }
 }
 
-/// 256 executions of two CPUs yielding 85 and 86 times (171 steps, as the VT-d workload).
+/// `yields` called through `async fn`s nested `$n` deep, one per name: each level only awaits
+/// the next, so a step resumes every level on the way down and leaves none.
+macro_rules! nested {
+    ($leaf:ident; $($f:ident => $g:ident),*) => {
+        async fn $leaf(cx: &Cx<'_, Bare>, n: u32) {
+            for _ in 0..n {
+                cx.at(Site::Mem).await;
+            }
+        }
+        $(async fn $f(cx: &Cx<'_, Bare>, n: u32) {
+            $g(cx, n).await
+        })*
+    };
+}
+nested!(d1; d2 => d1, d3 => d2, d4 => d3, d5 => d4, d6 => d5, d7 => d6, d8 => d7);
+
+/// A CPU program whose yields are eight calls deep.
+async fn deep_yields(cx: Cx<'_, Bare>, n: u32) {
+    d8(&cx, n).await
+}
+
+/// 256 executions of two CPUs yielding 85 and 86 times (171 steps, as the VT-d workload), from
+/// the program itself and from eight calls down.
 fn floor(c: &mut Criterion) {
     let cell = Shared::new(Bare(Machine::new(2)));
     let mut ex = Exec::<u8>::default();
@@ -98,6 +123,18 @@ fn floor(c: &mut Criterion) {
                 *cell.borrow_mut() = Bare(Machine::new(2));
                 let f0 = pin!(yields(Cx::new(0, &cell), 85));
                 let f1 = pin!(yields(Cx::new(1, &cell), 86));
+                let mut futs = [f0, f1];
+                let mut src = Bytes::new(&bytes[i..]);
+                black_box(executor::run(&cell, &mut futs, &mut src, &o, &mut ex));
+            }
+        })
+    });
+    g.bench_function("two-cpus-171-yields-8-deep-256-execs", |b| {
+        b.iter(|| {
+            for i in 0..256 {
+                *cell.borrow_mut() = Bare(Machine::new(2));
+                let f0 = pin!(deep_yields(Cx::new(0, &cell), 85));
+                let f1 = pin!(deep_yields(Cx::new(1, &cell), 86));
                 let mut futs = [f0, f1];
                 let mut src = Bytes::new(&bytes[i..]);
                 black_box(executor::run(&cell, &mut futs, &mut src, &o, &mut ex));
