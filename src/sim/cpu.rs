@@ -7,6 +7,7 @@
 
 use super::cell::{Mut, Shared};
 use super::clock::{Site, Time, SOFT_LOCKUP};
+use super::leaf::{IrqRestore, Relax, SpinLock, SpinUnlock};
 use super::{MAX_CPUS, MAX_LOCKS};
 use std::future::Future;
 use std::pin::Pin;
@@ -317,6 +318,15 @@ pub struct Cx<'a, W> {
     cell: &'a Shared<W>,
 }
 
+// A handle is a CPU number and a reference: the primitives' futures keep a copy of it.
+impl<W> Clone for Cx<'_, W> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<W> Copy for Cx<'_, W> {}
+
 impl<'a, W: HasMachine> Cx<'a, W> {
     /// The handle of CPU `id` on `cell`.
     pub fn new(id: u8, cell: &'a Shared<W>) -> Self {
@@ -340,8 +350,14 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     /// Yields before touching shared state at `site`.
     #[inline]
     pub fn at(&self, site: Site) -> Yield {
-        self.with_cpu(|c, _| c.site = site);
+        self.set_site(site);
         Yield { done: false }
+    }
+
+    /// Where the CPU's next step is (the yield point it is about to take).
+    #[inline]
+    pub(super) fn set_site(&self, site: Site) {
+        self.with_cpu(|c, _| c.site = site);
     }
 
     /// Names the kernel function now running (for reports).
@@ -395,15 +411,12 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     /// which this CPU then takes before its next instruction (it is owed: the executor runs it
     /// no further until the handler step ran). An interrupt raised while its CPU could take it
     /// races with that CPU's next steps instead, as its delivery latency does.
-    pub async fn irq_restore(&self, was_off: bool) {
-        if self.irq_restore_now(was_off) {
-            // Where the interrupt strikes: the executor runs this CPU on after the handler.
-            self.at(Site::Mem).await;
-        }
+    pub fn irq_restore(&self, was_off: bool) -> IrqRestore<'a, W> {
+        IrqRestore::new(*self, was_off)
     }
 
     /// The state change of [`Cx::irq_restore`]; true when this CPU now owes an interrupt.
-    fn irq_restore_now(&self, was_off: bool) -> bool {
+    pub(super) fn irq_restore_now(&self, was_off: bool) -> bool {
         let mut w = self.cell.borrow_mut();
         let m = w.machine();
         let c = &m.cpus[self.id as usize];
@@ -440,8 +453,12 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     }
 
     /// `raw_spin_lock(l)`: waits (without running) while another CPU holds it.
-    pub async fn spin_lock(&self, l: u8) {
-        self.at(Site::Lock(l)).await;
+    pub fn spin_lock(&self, l: u8) -> SpinLock<'a, W> {
+        SpinLock::new(*self, l, false)
+    }
+
+    /// Takes lock `l`, which the executor let this CPU past only while free.
+    pub(super) fn take_lock(&self, l: u8) {
         let mut w = self.w();
         let m = w.machine_mut();
         let owner = &mut m.locks[l as usize];
@@ -454,8 +471,12 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     }
 
     /// `raw_spin_unlock(l)`.
-    pub async fn spin_unlock(&self, l: u8) {
-        self.at(Site::Mem).await;
+    pub fn spin_unlock(&self, l: u8) -> SpinUnlock<'a, W> {
+        SpinUnlock::new(*self, l, None)
+    }
+
+    /// Releases lock `l`, which this CPU holds.
+    pub(super) fn release_lock(&self, l: u8) {
         let mut w = self.w();
         let m = w.machine_mut();
         assert_eq!(
@@ -467,41 +488,42 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     }
 
     /// `raw_spin_lock_irqsave(l, flags)`: interrupts go off before spinning for the lock.
-    pub async fn spin_lock_irqsave(&self, l: u8) -> bool {
-        let flags = self.irq_save();
-        self.spin_lock(l).await;
-        flags
+    pub fn spin_lock_irqsave(&self, l: u8) -> SpinLock<'a, W> {
+        SpinLock::new(*self, l, true)
     }
 
     /// `raw_spin_unlock_irqrestore(l, flags)`.
-    pub async fn spin_unlock_irqrestore(&self, l: u8, flags: bool) {
-        self.spin_unlock(l).await;
-        self.irq_restore(flags).await;
+    pub fn spin_unlock_irqrestore(&self, l: u8, flags: bool) -> SpinUnlock<'a, W> {
+        SpinUnlock::new(*self, l, Some(flags))
     }
 
     /// `cpu_relax()` in a polling loop. If no shared state changed since this CPU's previous
     /// relax, the iteration it just ran will run identically again: the CPU is parked until
     /// something changes (or `wake_at`, for loops with a timeout) instead of spinning.
-    pub async fn cpu_relax_until(&self, wake_at: Time) {
-        {
-            let mut w = self.w();
-            let m = w.machine_mut();
-            let v = m.version;
-            let c = &mut m.cpus[self.id as usize];
-            c.wake_at = wake_at;
-            if c.relax_version == v {
-                c.park_version = Some(v);
-            } else {
-                c.relax_version = v;
-                c.park_version = None;
-            }
+    pub fn cpu_relax_until(&self, wake_at: Time) -> Relax<'a, W> {
+        Relax::new(*self, wake_at)
+    }
+
+    /// The bookkeeping of [`Cx::cpu_relax_until`] before its yield: park if nothing changed
+    /// since the previous relax.
+    pub(super) fn relax_park(&self, wake_at: Time) {
+        let mut w = self.w();
+        let m = w.machine_mut();
+        let v = m.version;
+        let c = &mut m.cpus[self.id as usize];
+        c.wake_at = wake_at;
+        if c.relax_version == v {
+            c.park_version = Some(v);
+        } else {
+            c.relax_version = v;
+            c.park_version = None;
         }
-        self.at(Site::Relax).await;
+        c.site = Site::Relax;
     }
 
     /// `cpu_relax()` in a loop with no timeout.
-    pub async fn cpu_relax(&self) {
-        self.cpu_relax_until(0).await
+    pub fn cpu_relax(&self) -> Relax<'a, W> {
+        self.cpu_relax_until(0)
     }
 
     /// The loop this CPU is in can never exit (its exit condition depends only on local state

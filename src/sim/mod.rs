@@ -11,6 +11,7 @@ pub mod clock;
 pub mod cpu;
 pub mod dfs;
 pub mod executor;
+pub mod leaf;
 pub mod model;
 pub mod outcome;
 pub mod pct;
