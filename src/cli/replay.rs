@@ -6,7 +6,7 @@ use super::{OracleArgs, Usage};
 use crate::oracle::{Class, Violation};
 use crate::report::timeline;
 use crate::report::view::View;
-use crate::sim::clock::fmt_time;
+use crate::sim::clock::Secs;
 use crate::sim::cpu::HasMachine;
 use crate::sim::model::{Model, Variant as _};
 use crate::sim::outcome::Verdict;
@@ -50,7 +50,7 @@ pub fn verdict_head(
             let _ = writeln!(
                 o,
                 "  at t={} s, cpu{}: {}",
-                fmt_time(x.time).trim(),
+                Secs(x.time),
                 x.cpu.unwrap_or(0),
                 x.msg
             );
@@ -68,7 +68,7 @@ pub fn verdict_head(
             o,
             "  suppressed: {} at t={} s: {}",
             s.signature(),
-            fmt_time(s.time).trim(),
+            Secs(s.time),
             s.msg
         );
     }
@@ -81,7 +81,7 @@ pub fn report_tail(o: &mut String, v: &Verdict, timeline: &str, state: &str, aga
         o,
         "  steps={} virtual time={} s trace={:016x}\n",
         v.steps,
-        fmt_time(v.end_time).trim(),
+        Secs(v.end_time),
         v.trace_hash
     );
     let _ = write!(o, "{timeline}");

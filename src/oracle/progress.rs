@@ -2,7 +2,7 @@
 //! that can never leave its loop is a lockup: hard if its interrupts are off, soft otherwise.
 
 use super::{Class, Violation};
-use crate::sim::clock::{fmt_time, Site, Time};
+use crate::sim::clock::{Secs, Site, Time};
 use crate::sim::cpu::{CpuState, Machine, Run, NO_OWNER};
 use std::fmt::Write as _;
 
@@ -105,11 +105,7 @@ fn lockup(
         },
     };
     let _ = if c.irqs_off {
-        write!(
-            msg,
-            " (interrupts off since {}",
-            fmt_time(c.irqs_off_since).trim()
-        )
+        write!(msg, " (interrupts off since {}", Secs(c.irqs_off_since))
     } else {
         write!(msg, " (interrupts on")
     };

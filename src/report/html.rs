@@ -6,7 +6,7 @@
 use super::json::{actor_name, Parts};
 use super::timeline::{column, fold, Line};
 use crate::oracle::Violation;
-use crate::sim::clock::fmt_time;
+use crate::sim::clock::Secs;
 use std::fmt::Write;
 
 const STYLE: &str = "body{font:14px/1.4 sans-serif;margin:1.5em}\
@@ -39,7 +39,7 @@ fn violation_line(o: &mut String, tag: &str, v: &Violation) {
         o,
         "<{tag}><b>{}</b> at t={} s, cpu{}: {}</{tag}>",
         esc(&v.signature()),
-        esc(fmt_time(v.time).trim()),
+        Secs(v.time),
         v.cpu.unwrap_or(0),
         esc(&v.msg)
     );
@@ -82,7 +82,7 @@ fn head(o: &mut String, p: &Parts) {
         o,
         "<p>{} steps, virtual time {} s, trace {:016x}</p>",
         v.steps,
-        esc(fmt_time(v.end_time).trim()),
+        Secs(v.end_time),
         v.trace_hash
     );
 }
@@ -111,7 +111,7 @@ fn table(o: &mut String, lines: &[Line], ncpus: usize, hw: &str) {
                 } else {
                     text
                 };
-                let _ = write!(o, "<tr><td class=\"t\">{}</td>", esc(fmt_time(t).trim()));
+                let _ = write!(o, "<tr><td class=\"t\">{}</td>", Secs(t));
                 for c in 0..=ncpus {
                     if c != col {
                         let _ = write!(o, "<td></td>");

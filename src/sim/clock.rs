@@ -47,7 +47,19 @@ impl Site {
     }
 }
 
-/// Renders a virtual time as seconds with microsecond precision, as kernel logs do.
+/// Renders a virtual time as seconds with microsecond precision, as kernel logs do, padded to
+/// line up in a column.
 pub fn fmt_time(t: Time) -> String {
     format!("{:5}.{:06}", t / SEC, (t % SEC) / US)
+}
+
+/// A virtual time as seconds with microsecond precision, unpadded (`fmt_time` trimmed): for a
+/// time inside a sentence, written where it goes without a string of its own.
+#[derive(Clone, Copy, Debug)]
+pub struct Secs(pub Time);
+
+impl std::fmt::Display for Secs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:06}", self.0 / SEC, (self.0 % SEC) / US)
+    }
 }

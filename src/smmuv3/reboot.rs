@@ -11,7 +11,7 @@ use super::hw::MAX_DEVS;
 use super::variants::Shutdown;
 use super::world::{Ev, REBOOT_BOUND};
 use crate::oracle::Class;
-use crate::sim::clock::{fmt_time, Site, SEC};
+use crate::sim::clock::{Secs, Site, SEC};
 use crate::sim::cpu::Run;
 
 /// `reboot_cpu` (default 0).
@@ -146,10 +146,10 @@ fn machine_restart(cx: &Cpu<'_>) {
     let msg = format!(
         "kernel_restart() took {} s (bound {} s): device_shutdown() {} s, \
          migrate_to_reboot_cpu() waited {} s for cpu{REBOOT_CPU} (in {held}), {} CMD_SYNC timeouts",
-        fmt_time(took).trim(),
+        Secs(took),
         REBOOT_BOUND / SEC,
-        fmt_time(r.shutdown_time).trim(),
-        fmt_time(r.migrate_wait).trim(),
+        Secs(r.shutdown_time),
+        Secs(r.migrate_wait),
         w.sync_timeouts
     );
     let cause = if r.migrate_wait > r.shutdown_time {
