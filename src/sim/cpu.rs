@@ -7,7 +7,7 @@
 
 use super::cell::{Mut, Shared};
 use super::clock::{Site, Time, SOFT_LOCKUP};
-use super::leaf::{IrqRestore, Relax, SpinLock, SpinUnlock};
+use super::leaf::{Release, SpinLock};
 use super::{MAX_CPUS, MAX_LOCKS};
 use std::future::Future;
 use std::pin::Pin;
@@ -411,8 +411,8 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     /// which this CPU then takes before its next instruction (it is owed: the executor runs it
     /// no further until the handler step ran). An interrupt raised while its CPU could take it
     /// races with that CPU's next steps instead, as its delivery latency does.
-    pub fn irq_restore(&self, was_off: bool) -> IrqRestore<'a, W> {
-        IrqRestore::new(*self, was_off)
+    pub fn irq_restore(&self, was_off: bool) -> Release<'a, W> {
+        Release::irq_restore(*self, was_off)
     }
 
     /// The state change of [`Cx::irq_restore`]; true when this CPU now owes an interrupt.
@@ -471,8 +471,8 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     }
 
     /// `raw_spin_unlock(l)`.
-    pub fn spin_unlock(&self, l: u8) -> SpinUnlock<'a, W> {
-        SpinUnlock::new(*self, l, None)
+    pub fn spin_unlock(&self, l: u8) -> Release<'a, W> {
+        Release::unlock(*self, l, None)
     }
 
     /// Releases lock `l`, which this CPU holds.
@@ -493,20 +493,15 @@ impl<'a, W: HasMachine> Cx<'a, W> {
     }
 
     /// `raw_spin_unlock_irqrestore(l, flags)`.
-    pub fn spin_unlock_irqrestore(&self, l: u8, flags: bool) -> SpinUnlock<'a, W> {
-        SpinUnlock::new(*self, l, Some(flags))
+    pub fn spin_unlock_irqrestore(&self, l: u8, flags: bool) -> Release<'a, W> {
+        Release::unlock(*self, l, Some(flags))
     }
 
     /// `cpu_relax()` in a polling loop. If no shared state changed since this CPU's previous
     /// relax, the iteration it just ran will run identically again: the CPU is parked until
-    /// something changes (or `wake_at`, for loops with a timeout) instead of spinning.
-    pub fn cpu_relax_until(&self, wake_at: Time) -> Relax<'a, W> {
-        Relax::new(*self, wake_at)
-    }
-
-    /// The bookkeeping of [`Cx::cpu_relax_until`] before its yield: park if nothing changed
-    /// since the previous relax.
-    pub(super) fn relax_park(&self, wake_at: Time) {
+    /// something changes (or `wake_at`, for loops with a timeout) instead of spinning. As with
+    /// [`Cx::at`], the bookkeeping is done when the yield point is reached, in the `.await`.
+    pub fn cpu_relax_until(&self, wake_at: Time) -> Yield {
         let mut w = self.w();
         let m = w.machine_mut();
         let v = m.version;
@@ -519,10 +514,11 @@ impl<'a, W: HasMachine> Cx<'a, W> {
             c.park_version = None;
         }
         c.site = Site::Relax;
+        Yield { done: false }
     }
 
     /// `cpu_relax()` in a loop with no timeout.
-    pub fn cpu_relax(&self) -> Relax<'a, W> {
+    pub fn cpu_relax(&self) -> Yield {
         self.cpu_relax_until(0)
     }
 

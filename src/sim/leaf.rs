@@ -1,11 +1,10 @@
 //! The kernel primitives driver code awaits most (`raw_spin_lock[_irqsave]`,
-//! `raw_spin_unlock[_irqrestore]`, `local_irq_restore`, `cpu_relax`) as small hand-written
-//! futures. Each does at each poll exactly what the `async fn` it replaces did between its yield
+//! `raw_spin_unlock[_irqrestore]`, `local_irq_restore`) as small hand-written futures. Each does at each poll exactly what the `async fn` it replaces did between its yield
 //! points, so every trace is the same; but a poll loop awaits three or four of them a round, and
 //! an `async fn` nests a state machine of its own around the yield, built and torn down on every
 //! call, where these are one match on a byte.
 
-use super::clock::{Site, Time};
+use super::clock::Site;
 use super::cpu::{Cx, HasMachine};
 use std::future::Future;
 use std::pin::Pin;
@@ -52,39 +51,51 @@ impl<W: HasMachine> Future for SpinLock<'_, W> {
     }
 }
 
-/// Where a [`SpinUnlock`] or an [`IrqRestore`] is.
+/// Where a [`Release`] is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
-    /// Not polled yet.
+    /// About to yield before the lock's release.
     Start,
-    /// Yielded before the release.
-    Released,
+    /// Next: release the lock (if any), restore interrupts (if asked).
+    Release,
     /// Yielded where the interrupt this CPU owes strikes.
     Owed,
 }
 
-/// `raw_spin_unlock(l)`, then `local_irq_restore(flags)` when `restore` holds flags: a yield
-/// before the release, and one more only when turning interrupts on makes this CPU take the
-/// device interrupt (see [`Cx::irq_restore`]).
-pub struct SpinUnlock<'a, W> {
+/// `raw_spin_unlock(l)` (a yield, then the release), then `local_irq_restore(flags)` when
+/// `restore` holds flags; or `local_irq_restore(flags)` alone, with no lock and no yield
+/// before it. Restoring yields once more only when turning interrupts on makes this CPU take
+/// the device interrupt (see [`Cx::irq_restore`]).
+pub struct Release<'a, W> {
     cx: Cx<'a, W>,
-    l: u8,
+    lock: Option<u8>,
     restore: Option<bool>,
     stage: Stage,
 }
 
-impl<'a, W> SpinUnlock<'a, W> {
-    pub(super) fn new(cx: Cx<'a, W>, l: u8, restore: Option<bool>) -> Self {
-        SpinUnlock {
+impl<'a, W> Release<'a, W> {
+    /// `raw_spin_unlock[_irqrestore]()` of lock `l`.
+    pub(super) fn unlock(cx: Cx<'a, W>, l: u8, restore: Option<bool>) -> Self {
+        Release {
             cx,
-            l,
+            lock: Some(l),
             restore,
             stage: Stage::Start,
         }
     }
+
+    /// `local_irq_restore(flags)`.
+    pub(super) fn irq_restore(cx: Cx<'a, W>, flags: bool) -> Self {
+        Release {
+            cx,
+            lock: None,
+            restore: Some(flags),
+            stage: Stage::Release,
+        }
+    }
 }
 
-impl<W: HasMachine> Future for SpinUnlock<'_, W> {
+impl<W: HasMachine> Future for Release<'_, W> {
     type Output = ();
     #[inline]
     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
@@ -92,11 +103,13 @@ impl<W: HasMachine> Future for SpinUnlock<'_, W> {
         match s.stage {
             Stage::Start => {
                 s.cx.set_site(Site::Mem);
-                s.stage = Stage::Released;
+                s.stage = Stage::Release;
                 Poll::Pending
             }
-            Stage::Released => {
-                s.cx.release_lock(s.l);
+            Stage::Release => {
+                if let Some(l) = s.lock {
+                    s.cx.release_lock(l);
+                }
                 match s.restore {
                     Some(flags) if s.cx.irq_restore_now(flags) => {
                         s.cx.set_site(Site::Mem);
@@ -108,72 +121,5 @@ impl<W: HasMachine> Future for SpinUnlock<'_, W> {
             }
             Stage::Owed => Poll::Ready(()),
         }
-    }
-}
-
-/// `local_irq_restore(flags)`: yields only when this CPU now owes the device interrupt.
-pub struct IrqRestore<'a, W> {
-    cx: Cx<'a, W>,
-    flags: bool,
-    stage: Stage,
-}
-
-impl<'a, W> IrqRestore<'a, W> {
-    pub(super) fn new(cx: Cx<'a, W>, flags: bool) -> Self {
-        IrqRestore {
-            cx,
-            flags,
-            stage: Stage::Start,
-        }
-    }
-}
-
-impl<W: HasMachine> Future for IrqRestore<'_, W> {
-    type Output = ();
-    #[inline]
-    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        let s = self.get_mut();
-        debug_assert!(
-            s.stage != Stage::Released,
-            "an irq restore releases no lock"
-        );
-        if s.stage == Stage::Start && s.cx.irq_restore_now(s.flags) {
-            s.cx.set_site(Site::Mem);
-            s.stage = Stage::Owed;
-            return Poll::Pending;
-        }
-        Poll::Ready(())
-    }
-}
-
-/// `cpu_relax()` in a polling loop, parked until shared state changes or `wake_at` (see
-/// [`Cx::cpu_relax_until`]).
-pub struct Relax<'a, W> {
-    cx: Cx<'a, W>,
-    wake_at: Time,
-    waited: bool,
-}
-
-impl<'a, W> Relax<'a, W> {
-    pub(super) fn new(cx: Cx<'a, W>, wake_at: Time) -> Self {
-        Relax {
-            cx,
-            wake_at,
-            waited: false,
-        }
-    }
-}
-
-impl<W: HasMachine> Future for Relax<'_, W> {
-    type Output = ();
-    #[inline]
-    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        let s = self.get_mut();
-        if s.waited {
-            return Poll::Ready(());
-        }
-        s.cx.relax_park(s.wake_at);
-        s.waited = true;
-        Poll::Pending
     }
 }
